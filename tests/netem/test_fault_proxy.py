@@ -103,7 +103,7 @@ async def test_reset_aborts_connection_with_rst() -> None:
                     assert data, "got a clean EOF instead of a reset"
             await stream.aclose()
             with trio.fail_after(5):
-                while proxy.active_connections:
+                while proxy.active_connections:  # noqa: ASYNC110 - bounded poll
                     await trio.sleep(0.01)
         nursery.cancel_scope.cancel()
 
