@@ -203,6 +203,7 @@ class ChannelSession:
         self._stalled = False
         self._unstalled = trio.Event()
         self._closing = False
+        self._discard = False
         self._peer_closed = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._pending: list[Action] = []
@@ -383,14 +384,14 @@ class ChannelSession:
             pass
 
     async def _handle_message_part(self, event: Message[Any], received_at: float) -> None:
-        if self._closing:
+        if self._closing or self._discard:
             return
         size = len(event.data.encode()) if isinstance(event.data, str) else len(event.data)
         self._msg_size += size
         if self._msg_size > int(self._runtime.settings.max_ws_message):
             self._msg_parts.clear()
+            self._discard = True
             self._spawn_close(1009, "message too big")
-            self._closing = True
             return
         if isinstance(event, TextMessage):
             self._msg_parts.append(event.data)
