@@ -1,0 +1,118 @@
+"""Build the telemetry sinks for a configuration (used by the CLI, the
+instrumentor and trio programs that run the monitor in their own nursery)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry import _logs, metrics, trace
+
+from genesys_pulse.core.config import MonitorConfig, redacted
+from genesys_pulse.telemetry import _names as N
+from genesys_pulse.telemetry._journal import AuditJournal, FsyncPolicy
+from genesys_pulse.telemetry._otel_sink import OTelSink
+
+__all__ = ["config_secrets", "otel_sinks_for", "target_attrs_for"]
+
+
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+def target_attrs_for(config: MonitorConfig) -> dict[str, dict[str, str]]:
+    """Per target, the bounded attributes every metric point carries.
+
+    Genesys targets get ``genesys.environment`` (the configured environment
+    domain, or the API host without its ``api.`` prefix) and ``server.address``
+    (the streaming host, ``streaming.<environment>``, or the API host for an
+    explicit URL such as the emulator's). WebSocket targets get
+    ``server.address`` = the URL's host. Never a channel id.
+    """
+    out: dict[str, dict[str, str]] = {}
+    for t in config.targets:
+        attrs: dict[str, str] = {}
+        if t.genesys is not None:
+            g = t.genesys
+            api_host = _host(g.api_url) or ""
+            env = g.environment or (api_host[4:] if api_host.startswith("api.") else api_host)
+            if env:
+                attrs[N.A_ENVIRONMENT] = env
+            if g.environment:
+                attrs[N.A_SERVER_ADDRESS] = "streaming." + g.environment
+            elif api_host:
+                attrs[N.A_SERVER_ADDRESS] = (
+                    "streaming." + api_host[4:] if api_host.startswith("api.") else api_host
+                )
+        elif t.websocket is not None:
+            host = _host(t.websocket.url)
+            if host:
+                attrs[N.A_SERVER_ADDRESS] = host
+        out[t.id] = attrs
+    return out
+
+
+def config_secrets(config: MonitorConfig) -> tuple[str, ...]:
+    """Every configured client secret, revealed, so sinks can refuse to export it."""
+    secrets: list[str] = []
+    for t in config.targets:
+        if t.genesys is not None and t.genesys.client_secret is not None:
+            value = t.genesys.client_secret.reveal()
+            if value:
+                secrets.append(value)
+    return tuple(secrets)
+
+
+def otel_sinks_for(
+    config: MonitorConfig,
+    *,
+    meter_provider: metrics.MeterProvider | None = None,
+    tracer_provider: trace.TracerProvider | None = None,
+    logger_provider: _logs.LoggerProvider | None = None,
+    journal: bool = True,
+    journal_fsync: FsyncPolicy = "always",
+    journal_max_bytes: int = 10 * 1024 * 1024,
+    journal_backups: int = 5,
+) -> list[Any]:
+    """Return the sinks that report *config*'s monitor through OpenTelemetry.
+
+    An :class:`OTelSink` on the given providers (``None``: the globals), and,
+    when ``config.journal_path`` is set and *journal* is true, an
+    :class:`AuditJournal` there. Pass the list as ``run_monitor(config,
+    sinks=...)``; call ``close()`` on each when the monitor has returned::
+
+        sinks = otel_sinks_for(config)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(partial(run_monitor, config, sinks=sinks))
+                ...
+        finally:
+            for sink in sinks:
+                sink.close()
+    """
+    secrets = config_secrets(config)
+    sinks: list[Any] = [
+        OTelSink(
+            meter_provider=meter_provider,
+            tracer_provider=tracer_provider,
+            logger_provider=logger_provider,
+            window=config.window,
+            target_attrs=target_attrs_for(config),
+            redacted_config=redacted(config),
+            secrets=secrets,
+        )
+    ]
+    if journal and config.journal_path:
+        sinks.append(
+            AuditJournal(
+                config.journal_path,
+                fsync=journal_fsync,
+                max_bytes=journal_max_bytes,
+                backups=journal_backups,
+                secrets=secrets,
+            )
+        )
+    return sinks

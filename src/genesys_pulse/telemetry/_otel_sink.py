@@ -1,0 +1,624 @@
+"""Map the monitor's samples and events onto the OpenTelemetry API.
+
+:class:`OTelSink` is a monitor ``Sink``. It uses only the OpenTelemetry
+**API** (``opentelemetry.metrics``, ``opentelemetry.trace``,
+``opentelemetry._logs``): with no SDK configured every call is a cheap no-op,
+and whichever providers the host configured receive the data.
+
+It is called on the monitor's probing path, so ``on_sample`` allocates
+nothing per call beyond what the SDK does (attribute dicts are bound once
+per target and probe type), and neither method ever raises: a failure is
+counted in :attr:`OTelSink.errors` and logged once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from opentelemetry import _logs, metrics, trace
+from opentelemetry._logs import SeverityNumber
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from genesys_pulse._version import __version__
+from genesys_pulse.core.model import AttrValue, Event, Level, ProbeKind, Sample
+from genesys_pulse.telemetry import _names as N
+from genesys_pulse.telemetry._audit import audit_kind, redact_attributes
+
+__all__ = ["OTelSink"]
+
+_log = logging.getLogger("genesys_pulse.telemetry")
+
+_NS: Final = 1_000_000_000
+_RTT_PROBES: Final = (ProbeKind.CONTROL, ProbeKind.APPLICATION)
+#: Span events kept per span; the SDK's own limit is 128.
+DEFAULT_MAX_SPAN_EVENTS: Final = 100
+#: ``Event.target`` values of events about the whole monitor, not one target.
+_MONITOR_WIDE: Final = frozenset({"", "*"})
+_REASON_RE: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+# Which audit events become span events on the window span, under which name.
+_SPAN_EVENT_NAMES: Final[Mapping[str, str]] = {
+    "timeout": "ping.timeout",
+    "threshold.breach": "threshold.breach",
+    "threshold.clear": "threshold.clear",
+    "socket_closing": "socket_closing",
+    "rotation": "rotation",
+    "reconnect": "reconnect",
+    "connection.lost": "connection.lost",
+    "connection.restored": "connection.restored",
+    "channel.expired": "channel.expired",
+    "token.failed": "token.failed",
+    "local_stall": "local_stall",
+    "callback.failed": "callback.failed",
+}
+
+# Events that belong to a connection attempt, and the phase each one marks.
+_CONNECT_PHASES: Final[Mapping[str, str]] = {
+    "token.issued": "login",
+    "channel.created": "channel",
+}
+_PHASE_ATTRS: Final = (
+    ("login", "login_s"),
+    ("channel", "channel_s"),
+    ("handshake", "handshake_s"),
+    ("subscribe", "subscribe_s"),
+)
+
+_LEVEL_NAMES: Final[Mapping[str, int]] = {
+    "ok": Level.OK,
+    "warning": Level.WARNING,
+    "critical": Level.CRITICAL,
+}
+
+
+def _ns(at: float) -> int:
+    return int(at * _NS)
+
+
+def _level_of(value: AttrValue | None, default: int) -> int:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int) and value in (0, 1, 2):
+        return value
+    if isinstance(value, str):
+        return _LEVEL_NAMES.get(value.lower(), default)
+    return default
+
+
+def _probe_of(attributes: Mapping[str, AttrValue]) -> str | None:
+    for key in (N.A_PING_TYPE, "probe", "type"):
+        value = attributes.get(key)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+class _Target:
+    """Everything the sink keeps per target: bound attributes and open spans."""
+
+    __slots__ = (
+        "base",
+        "connect_ctx",
+        "connect_phases",
+        "connect_span",
+        "connect_start",
+        "connected",
+        "ended_connect_ctx",
+        "jitter",
+        "metric_attrs",
+        "probe_attrs",
+        "reason_attrs",
+        "w_dropped",
+        "w_end",
+        "w_events",
+        "w_pings",
+        "w_span",
+        "w_start",
+        "w_timeouts",
+        "window_ctx",
+    )
+
+    def __init__(self, target: str, extra: Mapping[str, str]) -> None:
+        base: dict[str, AttrValue] = {N.A_TARGET: target}
+        for key in sorted(extra):
+            if key in N.TARGET_ATTR_KEYS:
+                base[key] = str(extra[key])
+        self.base: Mapping[str, AttrValue] = base
+        self.probe_attrs: dict[ProbeKind, Mapping[str, AttrValue]] = {
+            probe: {**base, N.A_PING_TYPE: probe.value} for probe in ProbeKind
+        }
+        self.metric_attrs: dict[str, Mapping[str, AttrValue]] = {
+            metric: {**base, N.A_METRIC: metric} for metric in N.THRESHOLD_METRICS
+        }
+        self.reason_attrs: dict[str, Mapping[str, AttrValue]] = {}
+        self.jitter: dict[ProbeKind, float] = {}
+        self.connected = False
+        # probe window span
+        self.w_span: Span | None = None
+        self.window_ctx: Context | None = None
+        self.w_start = 0.0
+        self.w_end = 0.0
+        self.w_events = 0
+        self.w_dropped = 0
+        self.w_pings = 0
+        self.w_timeouts = 0
+        # connection attempt span
+        self.connect_span: Span | None = None
+        self.connect_ctx: Context | None = None
+        self.connect_start = 0.0
+        self.connect_phases: set[str] = set()
+        self.ended_connect_ctx: Context | None = None
+
+
+class OTelSink:
+    """A monitor sink that reports through OpenTelemetry metrics, traces and logs.
+
+    Args:
+      meter_provider, tracer_provider, logger_provider: the providers to use;
+        ``None`` means the global one (whatever the host or
+        ``opentelemetry-instrument`` configured, else the API's no-op).
+      window: the probe-window span length in seconds (the monitor's
+        ``config.window``). A window span that did not see its ``window``
+        event by ``1.5 * window`` after it started is ended anyway.
+      target_attrs: per target id, extra bounded attributes for every point:
+        only ``genesys.environment`` and ``server.address`` are used.
+      redacted_config: the redacted configuration, attached to the
+        ``monitor.started`` log record as JSON.
+      secrets: exact strings that must never be exported (e.g. the client
+        secrets); masked wherever they would appear in an attribute value.
+      max_span_events: events kept per span (at most 128, the SDK's default
+        limit); further events are counted in the span attribute
+        ``genesys_pulse.span_events.dropped``.
+
+    Never raises from :meth:`on_sample` or :meth:`on_event`; failures are
+    counted in :attr:`errors`.
+    """
+
+    def __init__(
+        self,
+        *,
+        meter_provider: metrics.MeterProvider | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        logger_provider: _logs.LoggerProvider | None = None,
+        window: float = 60.0,
+        target_attrs: Mapping[str, Mapping[str, str]] | None = None,
+        redacted_config: Mapping[str, Any] | None = None,
+        secrets: tuple[str, ...] = (),
+        max_span_events: int = DEFAULT_MAX_SPAN_EVENTS,
+    ) -> None:
+        self.window = float(window)
+        self.errors = 0
+        """Exceptions swallowed so far (the sink never raises into the monitor)."""
+        self._target_attrs = dict(target_attrs or {})
+        self._config_json = (
+            json.dumps(redacted_config, sort_keys=True, default=str)
+            if redacted_config is not None
+            else None
+        )
+        self._secrets = tuple(s for s in secrets if s)
+        self._max_events = max(0, min(int(max_span_events), 128))
+        self._targets: dict[str, _Target] = {}
+        self._reasons_seen: set[str] = set()
+
+        meter = metrics.get_meter(N.INSTRUMENTATION_SCOPE, __version__, meter_provider)
+        self._tracer = trace.get_tracer(N.INSTRUMENTATION_SCOPE, __version__, tracer_provider)
+        self._logger = _logs.get_logger(N.INSTRUMENTATION_SCOPE, __version__, logger_provider)
+
+        b = list(N.SECONDS_BUCKETS)
+        self._rtt = meter.create_histogram(
+            N.M_RTT,
+            unit="s",
+            description="Round-trip time of a WebSocket ping (control frame or Genesys application ping).",
+            explicit_bucket_boundaries_advisory=b,
+        )
+        self._jitter = meter.create_histogram(
+            N.M_JITTER,
+            unit="s",
+            description="IPDV: |RTT_k - RTT_(k-1)| between consecutive answered pings (RFC 3393).",
+            explicit_bucket_boundaries_advisory=b,
+        )
+        self._jitter_smoothed = meter.create_gauge(
+            N.M_JITTER_SMOOTHED,
+            unit="s",
+            description="RFC 3550 interarrival jitter estimate J += (|D| - J)/16 over consecutive pings.",
+        )
+        self._pings = meter.create_counter(
+            N.M_PINGS, unit="{ping}", description="Pings sent (answered or not)."
+        )
+        self._timeouts = meter.create_counter(
+            N.M_TIMEOUTS, unit="{timeout}", description="Pings not answered within the timeout."
+        )
+        self._stability = meter.create_gauge(
+            N.M_STABILITY,
+            unit="1",
+            description="Share of probe slots answered in time over the stability window (0..1).",
+        )
+        self._heartbeat_gap = meter.create_histogram(
+            N.M_HEARTBEAT_GAP,
+            unit="s",
+            description="Time between two server heartbeats on the notification channel.",
+            explicit_bucket_boundaries_advisory=b,
+        )
+        self._reconnects = meter.create_counter(
+            N.M_RECONNECTS,
+            unit="{reconnect}",
+            description="Reconnections of the monitored WebSocket, by reason.",
+        )
+        self._connection_state = meter.create_gauge(
+            N.M_CONNECTION_STATE,
+            unit="1",
+            description="1 while the WebSocket is connected, else 0.",
+        )
+        self._threshold_state = meter.create_gauge(
+            N.M_THRESHOLD_STATE,
+            unit="1",
+            description="Threshold state per metric: 0 ok, 1 warning, 2 critical.",
+        )
+        self._loop_lag = meter.create_histogram(
+            N.M_LOOP_LAG,
+            unit="s",
+            description="How late the monitor's event loop sent each probe relative to its absolute schedule.",
+            explicit_bucket_boundaries_advisory=b,
+        )
+
+    # ----------------------------------------------------------------- sink API
+
+    def on_sample(self, sample: Sample) -> None:
+        """Record one probe outcome or heartbeat gap. Cheap; never raises."""
+        try:
+            self._on_sample(sample)
+        except Exception:
+            self._failed("on_sample")
+
+    def on_event(self, event: Event) -> None:
+        """Record one monitor event (span event, log record, gauges). Never raises."""
+        try:
+            self._on_event(event)
+        except Exception:
+            self._failed("on_event")
+
+    def close(self, at: float | None = None) -> None:
+        """End every open span (at wall time *at*, default now). Never raises."""
+        try:
+            for state in self._targets.values():
+                self._end_connect(state, at, ok=False, why="monitor stopped")
+                self._end_window(state, at, None, forced=False)
+        except Exception:
+            self._failed("close")
+
+    # ---------------------------------------------------------------- internals
+
+    def _failed(self, where: str) -> None:
+        self.errors += 1
+        if self.errors == 1:
+            _log.warning("genesys-pulse OTel sink failed in %s (counted, not raised)", where)
+        else:
+            _log.debug("genesys-pulse OTel sink failed in %s", where, exc_info=True)
+
+    def _state(self, target: str) -> _Target:
+        state = self._targets.get(target)
+        if state is None:
+            state = _Target(target, self._target_attrs.get(target, {}))
+            self._targets[target] = state
+            # Make every per-target series exist from the start.
+            self._connection_state.set(0, state.base)
+            for attrs in state.metric_attrs.values():
+                self._threshold_state.set(0, attrs)
+        return state
+
+    def _on_sample(self, s: Sample) -> None:
+        state = self._targets.get(s.target) or self._state(s.target)
+        self._window(state, s.at)
+        if state.connect_span is not None and s.at - state.connect_start > self.window:
+            self._end_connect(state, state.connect_start + self.window, ok=False, why="unfinished")
+        probe = s.probe
+        attrs = state.probe_attrs[probe]
+        if probe is ProbeKind.HEARTBEAT:
+            if s.gap_s is not None:
+                self._heartbeat_gap.record(s.gap_s, attrs)
+            return
+        self._pings.add(1, attrs)
+        state.w_pings += 1
+        if s.sent_mono is not None:
+            lag = s.sent_mono - s.scheduled_mono
+            self._loop_lag.record(lag if lag > 0.0 else 0.0, state.base)
+        if s.timed_out:
+            self._timeouts.add(1, attrs)
+            state.w_timeouts += 1
+            return
+        if s.rtt_s is not None:
+            self._rtt.record(s.rtt_s, attrs)
+            if not state.connected:
+                state.connected = True
+                self._connection_state.set(1, state.base)
+        d = s.jitter_s
+        if d is not None:
+            self._jitter.record(d, attrs)
+            # RFC 3550 A.8, as core._jitter.JitterTracker: J starts at 0.
+            j = state.jitter.get(probe, 0.0)
+            j += (abs(d) - j) * 0.0625
+            state.jitter[probe] = j
+            self._jitter_smoothed.set(j, attrs)
+
+    def _on_event(self, e: Event) -> None:
+        name = e.name
+        if name == "monitor.stopped" and e.target in _MONITOR_WIDE:
+            self._emit_log(None, e)
+            self.close(e.at)
+            return
+        if name == "monitor.started" and e.target in _MONITOR_WIDE:
+            self._emit_log(None, e)
+            return
+        state = self._state(e.target)
+        attrs = e.attributes
+        if name == "window":
+            self._window(state, e.at)
+            self._end_window(state, e.at, attrs, forced=False)
+            return
+        self._window(state, e.at)
+
+        # metrics
+        if name == "connection.restored":
+            state.connected = True
+            self._connection_state.set(1, state.base)
+        elif name in ("connection.lost", "reconnect", "channel.expired"):
+            if state.connected:
+                state.connected = False
+                self._connection_state.set(0, state.base)
+            if name == "reconnect":
+                self._reconnects.add(1, self._reason_attrs(state, attrs.get(N.A_REASON)))
+        elif name in ("threshold.breach", "threshold.clear"):
+            metric = attrs.get(N.A_METRIC)
+            if isinstance(metric, str):
+                m_attrs = state.metric_attrs.get(metric)
+                if m_attrs is None and len(state.metric_attrs) < 32:
+                    m_attrs = state.metric_attrs[metric] = {**state.base, N.A_METRIC: metric}
+                if m_attrs is not None:
+                    default = Level.WARNING if name == "threshold.breach" else Level.OK
+                    level = attrs.get("level", attrs.get("state"))
+                    self._threshold_state.set(_level_of(level, default), m_attrs)
+        elif name == "monitor.stopped":
+            self._emit_log(state, e)
+            self._end_connect(state, e.at, ok=False, why="monitor stopped")
+            self._end_window(state, e.at, None, forced=False)
+            return
+
+        # traces
+        state.ended_connect_ctx = None
+        self._connect_span(state, e)
+        span_event = _SPAN_EVENT_NAMES.get(name)
+        if span_event is not None and state.w_span is not None:
+            if state.w_events < self._max_events:
+                state.w_events += 1
+                state.w_span.add_event(span_event, self._span_event_attrs(e), _ns(e.at))
+            else:
+                state.w_dropped += 1
+
+        # logs
+        self._emit_log(state, e)
+
+    # ---- spans
+
+    def _window(self, state: _Target, at: float) -> None:
+        """Make sure a probe-window span is open for *state* at wall time *at*."""
+        span = state.w_span
+        if span is not None:
+            if at - state.w_start <= 1.5 * self.window:
+                return
+            # The monitor's window event did not come: end the span on time.
+            self._end_window(state, state.w_start + self.window, None, forced=True)
+        start = state.w_end if 0.0 < at - state.w_end <= self.window else at
+        span = self._tracer.start_span(
+            N.S_PROBE_WINDOW,
+            kind=SpanKind.INTERNAL,
+            attributes=state.base,
+            start_time=_ns(start),
+        )
+        state.w_span = span
+        state.window_ctx = trace.set_span_in_context(span)
+        state.w_start = start
+        state.w_events = state.w_dropped = state.w_pings = state.w_timeouts = 0
+
+    def _end_window(
+        self,
+        state: _Target,
+        at: float | None,
+        summary: Mapping[str, AttrValue] | None,
+        *,
+        forced: bool,
+    ) -> None:
+        span = state.w_span
+        if span is None:
+            return
+        if summary is not None:
+            for key, value in redact_attributes(summary, extra_secrets=self._secrets).items():
+                span.set_attribute(key if "." in key else "genesys_pulse.window." + key, value)
+            stability = summary.get("stability")
+            if isinstance(stability, int | float) and not isinstance(stability, bool):
+                self._stability.set(float(stability), state.base)
+            elif state.w_pings:
+                self._stability.set(1.0 - state.w_timeouts / state.w_pings, state.base)
+        span.set_attribute("genesys_pulse.window.pings", state.w_pings)
+        span.set_attribute("genesys_pulse.window.timeouts", state.w_timeouts)
+        span.set_attribute("genesys_pulse.span_events.dropped", state.w_dropped)
+        if forced:
+            span.set_attribute("genesys_pulse.window.forced_end", True)
+        end = state.w_start + self.window if at is None and forced else at
+        span.end(end_time=_ns(end) if end is not None else None)
+        state.w_span = None
+        state.window_ctx = None
+        state.w_end = end if end is not None else state.w_start + self.window
+
+    def _connect_span(self, state: _Target, e: Event) -> None:
+        """Open, annotate and close the ``genesys_pulse.connect`` span of *state*.
+
+        An attempt starts on ``reconnect`` or on the first ``token.issued`` /
+        ``channel.created`` while no attempt is open and the target is not
+        connected (``channel.created`` also starts one during a make-before-break
+        rotation). It succeeds on ``connection.restored`` or ``rotation`` and
+        fails on ``connection.lost`` or ``token.failed``; it never outlives
+        ``window`` seconds.
+        """
+        name = e.name
+        span = state.connect_span
+        if span is not None and e.at - state.connect_start > self.window:
+            self._end_connect(state, state.connect_start + self.window, ok=False, why="unfinished")
+            span = None
+        if name == "reconnect":
+            if span is not None:
+                self._end_connect(state, e.at, ok=False, why="reconnect")
+            span = self._start_connect(state, e.at)
+            return
+        phase = _CONNECT_PHASES.get(name)
+        if (
+            phase is not None
+            and span is None
+            and (not state.connected or name == "channel.created")
+        ):
+            span = self._start_connect(state, e.at - self._duration(e.attributes, "duration_s"))
+        if span is None:
+            return
+        if phase is not None:
+            self._phase(state, phase, e.at, self._duration(e.attributes, "duration_s"))
+        for ph, key in _PHASE_ATTRS:
+            if key in e.attributes:
+                self._phase(state, ph, e.at, self._duration(e.attributes, key))
+        if name in ("connection.restored", "rotation"):
+            self._end_connect(state, e.at, ok=True, why=None)
+        elif name in ("connection.lost", "token.failed"):
+            self._end_connect(state, e.at, ok=False, why=name)
+
+    def _start_connect(self, state: _Target, start: float) -> Span:
+        span = self._tracer.start_span(
+            N.S_CONNECT, kind=SpanKind.CLIENT, attributes=state.base, start_time=_ns(start)
+        )
+        state.connect_span = span
+        state.connect_ctx = trace.set_span_in_context(span)
+        state.connect_start = start
+        state.connect_phases = set()
+        return span
+
+    @staticmethod
+    def _duration(attrs: Mapping[str, AttrValue], key: str) -> float:
+        value = attrs.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return float(value)
+        return 0.0
+
+    def _phase(self, state: _Target, phase: str, at: float, duration: float) -> None:
+        if phase in state.connect_phases or state.connect_span is None:
+            return
+        state.connect_phases.add(phase)
+        state.connect_span.add_event(phase, {"duration_s": duration}, _ns(at))
+        child = self._tracer.start_span(
+            f"{N.S_CONNECT}.{phase}",
+            context=state.connect_ctx,
+            kind=SpanKind.INTERNAL,
+            attributes=state.base,
+            start_time=_ns(at - duration),
+        )
+        child.end(end_time=_ns(at))
+
+    def _end_connect(self, state: _Target, at: float | None, *, ok: bool, why: str | None) -> None:
+        span = state.connect_span
+        if span is None:
+            return
+        if ok:
+            span.set_status(Status(StatusCode.OK))
+        else:
+            span.set_status(Status(StatusCode.ERROR, why))
+            if why:
+                span.set_attribute("error.type", why)
+        span.set_attribute("genesys_pulse.connect.phases", sorted(state.connect_phases))
+        span.end(end_time=_ns(at) if at is not None else None)
+        state.ended_connect_ctx = state.connect_ctx
+        state.connect_span = None
+        state.connect_ctx = None
+
+    def _span_event_attrs(self, e: Event) -> dict[str, AttrValue]:
+        attrs = redact_attributes(e.attributes, extra_secrets=self._secrets)
+        if e.name == "timeout":
+            probe = _probe_of(e.attributes)
+            if probe is not None:
+                attrs.pop("probe", None)
+                attrs.pop("type", None)
+                attrs[N.A_PING_TYPE] = probe
+            timeout = e.attributes.get("timeout_s", e.attributes.get("timeout"))
+            if isinstance(timeout, int | float) and not isinstance(timeout, bool):
+                attrs["timeout_s"] = float(timeout)
+        return attrs
+
+    def _reason_attrs(self, state: _Target, reason: AttrValue | None) -> Mapping[str, AttrValue]:
+        r = reason if isinstance(reason, str) else "other"
+        if r not in N.RECONNECT_REASONS and (
+            not _REASON_RE.match(r) or len(self._reasons_seen | {r}) > 32
+        ):
+            r = "other"
+        self._reasons_seen.add(r)
+        attrs = state.reason_attrs.get(r)
+        if attrs is None:
+            attrs = state.reason_attrs[r] = {**state.base, N.A_REASON: r}
+        return attrs
+
+    # ---- logs
+
+    def _emit_log(self, state: _Target | None, e: Event) -> None:
+        kind = audit_kind(e)
+        if kind is None:
+            return
+        attrs = self._span_event_attrs(e)
+        if state is not None:
+            attrs.update(state.base)
+            # an attempt's records go in its connect span (also the one this
+            # very event just ended); everything else in the window span
+            connect_ctx = state.connect_ctx or state.ended_connect_ctx
+            ctx = (
+                connect_ctx
+                if connect_ctx is not None and e.name in _LOG_IN_CONNECT
+                else state.window_ctx
+            )
+        else:
+            ctx = None
+        if e.name in ("monitor.started", "monitor.stopped") and self._config_json is not None:
+            attrs.setdefault("genesys_pulse.config", self._config_json)
+        self._logger.emit(
+            timestamp=_ns(e.at),
+            context=ctx,
+            severity_number=SeverityNumber(kind.severity_number),
+            severity_text=kind.severity_text,
+            body=_body(e, kind.kind),
+            attributes=attrs,
+            event_name=kind.event_name,
+        )
+
+
+_LOG_IN_CONNECT: Final = frozenset(
+    {
+        "token.issued",
+        "token.refresh",
+        "token.failed",
+        "channel.created",
+        "connection.restored",
+        "connection.lost",
+    }
+)
+
+
+def _body(e: Event, kind: str) -> str:
+    """A short human-readable line for the log record body (no secrets: names only)."""
+    who = f"target {e.target}" if e.target else "monitor"
+    a = e.attributes
+    if kind == "timeout":
+        probe = _probe_of(a) or "probe"
+        return f"{who}: {probe} ping timed out"
+    if kind in ("threshold.breach", "threshold.clear"):
+        return f"{who}: {kind} {a.get('metric', '?')} level={a.get('level', '?')}"
+    if kind in ("connection.lost", "reconnect"):
+        code = a.get("close_code", a.get("code"))
+        return f"{who}: {kind}" + (f" close_code={code}" if code is not None else "")
+    return f"{who}: {kind}"

@@ -1,0 +1,118 @@
+"""Synthetic samples/events and in-memory OpenTelemetry SDK pipelines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from genesys_pulse.core.model import Event, ProbeKind, Sample
+
+T0 = 1_800_000_000.0  # wall-clock label of the first record
+TARGET = "gc-euw2-prod"
+TARGET_ATTRS = {
+    TARGET: {
+        "genesys.environment": "euw2.pure.cloud",
+        "server.address": "streaming.euw2.pure.cloud",
+    }
+}
+
+
+@dataclass
+class Pipeline:
+    meter_provider: MeterProvider
+    tracer_provider: TracerProvider
+    logger_provider: LoggerProvider
+    metrics: InMemoryMetricReader
+    spans: InMemorySpanExporter
+    logs: InMemoryLogRecordExporter
+
+    def metric_points(self) -> dict[str, tuple[Any, list[Any]]]:
+        """name -> (metric, [data points])."""
+        out: dict[str, tuple[Any, list[Any]]] = {}
+        data = self.metrics.get_metrics_data()
+        assert data is not None
+        for rm in data.resource_metrics:
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    out[m.name] = (m, list(m.data.data_points))
+        return out
+
+
+def pipeline() -> Pipeline:
+    reader = InMemoryMetricReader()
+    spans = InMemorySpanExporter()
+    logs = InMemoryLogRecordExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(spans))
+    lp = LoggerProvider()
+    lp.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    return Pipeline(MeterProvider(metric_readers=[reader]), tp, lp, reader, spans, logs)
+
+
+def sample(
+    k: int,
+    probe: ProbeKind = ProbeKind.CONTROL,
+    rtt: float | None = 0.05,
+    *,
+    jitter: float | None = None,
+    lag: float = 0.0,
+    target: str = TARGET,
+    gap: float | None = None,
+) -> Sample:
+    sched = 100.0 + k
+    return Sample(
+        target=target,
+        probe=probe,
+        seq=k,
+        scheduled_mono=sched,
+        sent_mono=None if probe is ProbeKind.HEARTBEAT else sched + lag,
+        rtt_s=rtt,
+        timed_out=rtt is None and probe is not ProbeKind.HEARTBEAT,
+        at=T0 + k,
+        jitter_s=jitter,
+        gap_s=gap,
+    )
+
+
+def event(name: str, at: float, target: str = TARGET, **attrs: Any) -> Event:
+    return Event(target=target, name=name, at=T0 + at, attributes=attrs)
+
+
+def scripted_run() -> Iterator[Sample | Event]:
+    """A run touching every metric, span and audit kind (60 s window)."""
+    yield event("monitor.started", 0.0, target="*")
+    yield event("token.issued", 0.2, duration_s=0.15)
+    yield event("channel.created", 0.4, duration_s=0.1)
+    yield event("connection.restored", 0.6, handshake_s=0.12, subscribe_s=0.05)
+    prev = None
+    for k in range(1, 30):
+        rtt = 0.040 + 0.001 * (k % 5)
+        yield sample(
+            k, ProbeKind.CONTROL, rtt, jitter=None if prev is None else abs(rtt - prev), lag=0.002
+        )
+        prev = rtt
+        yield sample(k, ProbeKind.APPLICATION, rtt + 0.01, jitter=0.001 if k > 1 else None)
+    yield sample(30, ProbeKind.CONTROL, None)
+    yield event("timeout", 31.0, probe="control", timeout_s=1.0, seq=30)
+    yield sample(31, ProbeKind.HEARTBEAT, None, gap=30.2)
+    yield event("threshold.breach", 32.0, metric="rtt_control", level="warning", value=0.45)
+    yield event("socket_closing", 40.0)
+    yield event("rotation", 41.0)
+    yield event("token.refresh", 42.0)
+    yield event("threshold.clear", 45.0, metric="rtt_control", level="ok")
+    yield event("connection.lost", 50.0, close_code=1011, reason="error")
+    yield event("reconnect", 50.5, reason="error")
+    yield event("token.failed", 51.0, error="temporarily_unavailable")
+    yield event("channel.expired", 52.0)
+    yield event("connection.restored", 53.0)
+    yield event("window", 60.0, stability=0.98, pings=60, timeouts=1, rtt_p50=0.042)
+    yield event("monitor.stopped", 61.0, target="*")

@@ -1,0 +1,301 @@
+"""OTelSink against the in-memory SDK: the metric, span and log contract."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.sdk.metrics._internal.point import Gauge, Histogram, Sum
+from opentelemetry.trace import StatusCode
+
+from genesys_pulse.core.model import Event, ProbeKind, Sample
+from genesys_pulse.telemetry import ALL_METRICS, SECONDS_BUCKETS, OTelSink
+
+from ._helpers import T0, TARGET, TARGET_ATTRS, event, pipeline, sample, scripted_run
+
+EXPECTED = {
+    # name: (unit, point type, has genesys.ping.type)
+    "genesys.websocket.ping.rtt": ("s", Histogram, True),
+    "genesys.websocket.ping.jitter": ("s", Histogram, True),
+    "genesys.websocket.ping.jitter.smoothed": ("s", Gauge, True),
+    "genesys.websocket.pings": ("{ping}", Sum, True),
+    "genesys.websocket.ping.timeouts": ("{timeout}", Sum, True),
+    "genesys.websocket.stability": ("1", Gauge, False),
+    "genesys.websocket.heartbeat.gap": ("s", Histogram, True),
+    "genesys.websocket.reconnects": ("{reconnect}", Sum, False),
+    "genesys.websocket.connection.state": ("1", Gauge, False),
+    "genesys.websocket.threshold.state": ("1", Gauge, False),
+    "genesys.monitor.loop.lag": ("s", Histogram, False),
+}
+FORBIDDEN_KEYS = {"channel.id", "channel_id", "correlation_id", "correlationId", "seq"}
+
+
+def run_script(**kwargs: object):
+    p = pipeline()
+    sink = OTelSink(
+        meter_provider=p.meter_provider,
+        tracer_provider=p.tracer_provider,
+        logger_provider=p.logger_provider,
+        window=60.0,
+        target_attrs=TARGET_ATTRS,
+        redacted_config={"targets": [{"id": TARGET, "client_secret": "***"}]},
+        **kwargs,  # type: ignore[arg-type]
+    )
+    for item in scripted_run():
+        if isinstance(item, Sample):
+            sink.on_sample(item)
+        else:
+            sink.on_event(item)
+    return p, sink
+
+
+def test_every_metric_name_unit_type_buckets_and_attributes() -> None:
+    p, sink = run_script()
+    assert sink.errors == 0
+    points = p.metric_points()
+    assert set(EXPECTED) == set(ALL_METRICS) <= set(points)
+    for name, (unit, kind, typed) in EXPECTED.items():
+        metric, dps = points[name]
+        assert metric.unit == unit, name
+        assert isinstance(metric.data, kind), name
+        assert dps, name
+        for dp in dps:
+            attrs = dict(dp.attributes)
+            assert attrs["monitor.target"] == TARGET
+            assert attrs["genesys.environment"] == "euw2.pure.cloud"
+            assert attrs["server.address"] == "streaming.euw2.pure.cloud"
+            assert not FORBIDDEN_KEYS & set(attrs)
+            if typed:
+                assert attrs["genesys.ping.type"] in ("control", "application", "heartbeat")
+            if isinstance(metric.data, Histogram):
+                assert tuple(dp.explicit_bounds) == SECONDS_BUCKETS
+    assert SECONDS_BUCKETS[0] == 0.001 and SECONDS_BUCKETS[-1] == 30.0
+
+
+def test_metric_values() -> None:
+    p, _ = run_script()
+    points = p.metric_points()
+
+    def by_type(name: str) -> dict[str, object]:
+        return {dict(dp.attributes).get("genesys.ping.type"): dp for dp in points[name][1]}
+
+    pings = by_type("genesys.websocket.pings")
+    assert pings["control"].value == 30 and pings["application"].value == 29
+    assert by_type("genesys.websocket.ping.timeouts")["control"].value == 1
+    rtt = by_type("genesys.websocket.ping.rtt")["control"]
+    assert rtt.count == 29 and rtt.min == pytest.approx(0.040)
+    assert by_type("genesys.websocket.heartbeat.gap")["heartbeat"].sum == pytest.approx(30.2)
+    # RFC 3550: J starts at 0 and moves 1/16 of the way to each |D|
+    j = 0.0
+    for _ in range(28):
+        j += (0.001 - j) / 16
+    assert by_type("genesys.websocket.ping.jitter.smoothed")["application"].value == pytest.approx(
+        j
+    )
+    (stab,) = points["genesys.websocket.stability"][1]
+    assert stab.value == pytest.approx(0.98)
+    (rec,) = points["genesys.websocket.reconnects"][1]
+    assert rec.value == 1 and dict(rec.attributes)["reason"] == "error"
+    (conn,) = points["genesys.websocket.connection.state"][1]
+    assert conn.value == 1
+    states = {
+        dict(dp.attributes)["metric"]: dp.value
+        for dp in points["genesys.websocket.threshold.state"][1]
+    }
+    assert states["rtt_control"] == 0 and set(states) >= {
+        "jitter",
+        "stability",
+        "heartbeat_silence",
+    }
+    (lag,) = points["genesys.monitor.loop.lag"][1]
+    assert lag.count == 59 and lag.max == pytest.approx(0.002)
+
+
+def test_threshold_state_levels() -> None:
+    p = pipeline()
+    sink = OTelSink(meter_provider=p.meter_provider, target_attrs={})
+    sink.on_event(event("threshold.breach", 1, metric="jitter", level="critical"))
+    sink.on_event(event("threshold.breach", 2, metric="stability", level=1))
+    states = {
+        dict(dp.attributes)["metric"]: dp.value
+        for dp in p.metric_points()["genesys.websocket.threshold.state"][1]
+    }
+    assert states["jitter"] == 2 and states["stability"] == 1 and states["rtt_control"] == 0
+
+
+def test_probe_window_span_carries_summary_and_events() -> None:
+    p, _ = run_script()
+    spans = p.spans.get_finished_spans()
+    (window,) = [s for s in spans if s.name == "genesys_pulse.probe_window"]
+    assert window.attributes is not None
+    assert window.attributes["monitor.target"] == TARGET
+    assert window.attributes["genesys_pulse.window.stability"] == 0.98
+    assert window.attributes["genesys_pulse.window.rtt_p50"] == 0.042
+    assert window.attributes["genesys_pulse.span_events.dropped"] == 0
+    assert window.end_time == int((T0 + 60.0) * 1e9)
+    assert window.end_time - window.start_time <= 60 * 10**9
+    names = [e.name for e in window.events]
+    for required in (
+        "ping.timeout",
+        "threshold.breach",
+        "threshold.clear",
+        "socket_closing",
+        "rotation",
+        "reconnect",
+    ):
+        assert required in names, required
+    (timeout,) = [e for e in window.events if e.name == "ping.timeout"]
+    assert timeout.attributes == {"genesys.ping.type": "control", "timeout_s": 1.0, "seq": 30}
+
+
+def test_connect_span_with_phases() -> None:
+    p, _ = run_script()
+    spans = p.spans.get_finished_spans()
+    connects = [s for s in spans if s.name == "genesys_pulse.connect"]
+    assert connects, "no connect span"
+    first = connects[0]
+    assert first.status.status_code is StatusCode.OK
+    assert first.attributes is not None
+    assert list(first.attributes["genesys_pulse.connect.phases"]) == [
+        "channel",
+        "handshake",
+        "login",
+        "subscribe",
+    ]
+    children = [
+        s for s in spans if s.parent is not None and s.parent.span_id == first.context.span_id
+    ]
+    assert {c.name for c in children} == {
+        f"genesys_pulse.connect.{ph}" for ph in ("login", "channel", "handshake", "subscribe")
+    }
+    login = next(c for c in children if c.name.endswith("login"))
+    assert login.end_time - login.start_time == pytest.approx(0.15e9, rel=1e-3)
+    # a failed attempt is an error span
+    assert any(s.status.status_code is StatusCode.ERROR for s in connects[1:])
+    for s in connects:
+        assert s.end_time - s.start_time <= 60 * 10**9
+
+
+def test_audit_log_records() -> None:
+    p, _ = run_script()
+    logs = [r.log_record for r in p.logs.get_finished_logs()]
+    by_name: dict[str, list[object]] = {}
+    for r in logs:
+        by_name.setdefault(r.event_name or "", []).append(r)
+    for kind in (
+        "monitor.started",
+        "monitor.stopped",
+        "token.issued",
+        "token.refresh",
+        "token.failed",
+        "channel.created",
+        "channel.rotated",
+        "channel.expired",
+        "connection.lost",
+        "connection.restored",
+        "threshold.breach",
+        "threshold.clear",
+        "timeout",
+    ):
+        assert f"genesys_pulse.{kind}" in by_name, kind
+    (timeout,) = by_name["genesys_pulse.timeout"]
+    assert timeout.severity_text == "WARN" and timeout.severity_number.value == 13
+    assert timeout.attributes["genesys.ping.type"] == "control"
+    assert timeout.attributes["monitor.target"] == TARGET
+    assert timeout.timestamp == int((T0 + 31.0) * 1e9)
+    (failed,) = by_name["genesys_pulse.token.failed"]
+    assert failed.severity_text == "ERROR"
+    (lost,) = by_name["genesys_pulse.connection.lost"]
+    assert lost.attributes["close_code"] == 1011
+    (started,) = by_name["genesys_pulse.monitor.started"]
+    assert '"client_secret": "***"' in started.attributes["genesys_pulse.config"]
+    # the timeout's log record is in the trace of the window span that holds its span event
+    window = next(s for s in p.spans.get_finished_spans() if s.name == "genesys_pulse.probe_window")
+    assert timeout.trace_id == window.context.trace_id
+    assert timeout.span_id == window.context.span_id
+
+
+def test_span_event_cap_counts_dropped() -> None:
+    p = pipeline()
+    sink = OTelSink(
+        tracer_provider=p.tracer_provider, logger_provider=p.logger_provider, max_span_events=5
+    )
+    for k in range(12):
+        sink.on_event(event("timeout", k, probe="application", timeout_s=1.0))
+    sink.on_event(event("window", 59))
+    (span,) = p.spans.get_finished_spans()
+    assert len(span.events) == 5
+    assert span.attributes is not None and span.attributes["genesys_pulse.span_events.dropped"] == 7
+    assert len(p.logs.get_finished_logs()) == 12  # every timeout is still a log record
+
+
+def test_window_span_ends_on_time_without_window_event() -> None:
+    p = pipeline()
+    sink = OTelSink(tracer_provider=p.tracer_provider, window=10.0)
+    sink.on_sample(sample(0))
+    sink.on_sample(sample(20))  # no window event came: the first span is ended at start + window
+    (span,) = p.spans.get_finished_spans()
+    assert span.end_time - span.start_time == 10 * 10**9
+    assert (
+        span.attributes is not None and span.attributes["genesys_pulse.window.forced_end"] is True
+    )
+    sink.close()
+    assert len(p.spans.get_finished_spans()) == 2
+
+
+def test_never_raises_and_counts() -> None:
+    class Boom:
+        def __getattr__(self, name: str) -> object:
+            raise RuntimeError("boom")
+
+    sink = OTelSink()
+    sink._rtt = Boom()  # type: ignore[assignment]
+    sink.on_sample(sample(1))
+    sink.on_event(Event(target="x", name="timeout", at=T0, attributes={"probe": "control"}))
+    assert sink.errors == 1
+
+
+def test_unbounded_values_stay_out_of_metric_attributes() -> None:
+    p = pipeline()
+    sink = OTelSink(meter_provider=p.meter_provider)
+    for k in range(100):
+        sink.on_event(event("reconnect", k, reason=f"weird reason {k} with channel streaming-{k}"))
+    _, dps = p.metric_points()["genesys.websocket.reconnects"]
+    assert [dict(dp.attributes)["reason"] for dp in dps] == ["other"]
+    assert dps[0].value == 100
+
+
+def test_secrets_and_tokens_are_redacted_from_spans_and_logs() -> None:
+    secret = "Sup3r-Secret-Value-For-Test"
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJlLXRoYXQtaXMtbG9uZw"
+    p = pipeline()
+    sink = OTelSink(
+        tracer_provider=p.tracer_provider, logger_provider=p.logger_provider, secrets=(secret,)
+    )
+    sink.on_event(event("token.failed", 1, detail=f"bad {secret}", access_token=token))
+    sink.on_event(event("socket_closing", 2, note=f"Bearer {token}"))
+    sink.on_event(event("window", 3))
+    text = repr([s.to_json() for s in p.spans.get_finished_spans()])
+    text += repr([r.to_json() for r in p.logs.get_finished_logs()])
+    assert secret not in text and token not in text
+    assert "***" in text
+
+
+def test_no_providers_uses_globals_without_error() -> None:
+    sink = OTelSink()
+    sink.on_sample(sample(1, ProbeKind.APPLICATION, 0.1, jitter=0.01))
+    sink.on_event(event("timeout", 2, probe="control"))
+    sink.on_event(event("window", 3))
+    assert sink.errors == 0
+
+
+def test_connection_records_carry_their_connect_span_context() -> None:
+    p, _ = run_script()
+    first = next(s for s in p.spans.get_finished_spans() if s.name == "genesys_pulse.connect")
+    logs = {r.log_record.event_name: r.log_record for r in p.logs.get_finished_logs()}
+    for kind in ("token.issued", "channel.created"):
+        assert logs[f"genesys_pulse.{kind}"].span_id == first.context.span_id, kind
+    restored = [
+        r.log_record
+        for r in p.logs.get_finished_logs()
+        if r.log_record.event_name == "genesys_pulse.connection.restored"
+    ]
+    assert restored[0].span_id == first.context.span_id
