@@ -4,4 +4,72 @@ backoff, Genesys message parsing and configuration.
 Nothing in this package opens a socket, reads a clock or imports trio.
 Every function takes the time it needs as an argument, so it can be tested
 with plain data (the h11/wsproto way).
+
+The configuration model lives in :mod:`genesys_pulse.core.config` (import it
+from there); everything else public is re-exported here.
 """
+
+from ._jitter import JitterTracker, ipdv
+from ._messages import (
+    APP_PING,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    ChannelFailure,
+    Heartbeat,
+    Malformed,
+    Notification,
+    Pong,
+    ServerMessage,
+    SocketClosing,
+    SubscribeAck,
+    Unknown,
+    app_ping_message,
+    parse_server_message,
+    subscribe_message,
+)
+from ._pong import AppPongMatcher, ControlPongMatcher, Resolution, control_payload
+from ._quantiles import LogHistogram
+from ._schedule import ProbeSchedule, phase_for, shard_of, stable_hash64, stagger
+from ._thresholds import Direction, ThresholdMachine, Transition, severity
+from ._window import RttWindow, nearest_rank
+from .model import EVENT_NAMES, AttrValue, Event, Level, ProbeKind, Sample
+
+__all__ = [
+    "APP_PING",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "EVENT_NAMES",
+    "AppPongMatcher",
+    "AttrValue",
+    "ChannelFailure",
+    "ControlPongMatcher",
+    "Direction",
+    "Event",
+    "Heartbeat",
+    "JitterTracker",
+    "Level",
+    "LogHistogram",
+    "Malformed",
+    "Notification",
+    "Pong",
+    "ProbeKind",
+    "ProbeSchedule",
+    "Resolution",
+    "RttWindow",
+    "Sample",
+    "ServerMessage",
+    "SocketClosing",
+    "SubscribeAck",
+    "ThresholdMachine",
+    "Transition",
+    "Unknown",
+    "app_ping_message",
+    "control_payload",
+    "ipdv",
+    "nearest_rank",
+    "parse_server_message",
+    "phase_for",
+    "severity",
+    "shard_of",
+    "stable_hash64",
+    "stagger",
+    "subscribe_message",
+]
