@@ -97,6 +97,9 @@ TAKEOVER_CLOSE = (1000, "replaced by another connection")
 EXPIRY_CLOSE = (1000, "channel expired")
 #: Spin (yield without sleeping) for the last part of a precise sleep.
 _SPIN = 0.002
+#: How many tasks may spin at the same time (see :func:`precise_sleep_until`).
+MAX_SPINNERS = 8
+_spinners = 0
 _RECEIVE_SIZE = 65536
 
 
@@ -148,17 +151,28 @@ async def precise_sleep_until(deadline: float) -> None:
 
     ``trio.sleep_until`` alone wakes up to ~1 ms late (epoll timeouts are in
     whole milliseconds). This sleeps to ``_SPIN`` seconds before the deadline,
-    then yields in a loop until it is reached. Under a ``MockClock`` it only
+    then yields in a loop until it is reached. At most ``MAX_SPINNERS`` tasks
+    spin at once (the CPU cost stays bounded with many sockets); the others
+    fall back to a plain ``trio.sleep_until``. Under a ``MockClock`` it only
     sleeps (spinning would never let the mock clock jump).
     """
+    global _spinners
+    if trio.current_time() >= deadline:
+        await trio.lowlevel.checkpoint()
+        return
     if isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock):
         await trio.sleep_until(deadline)
         return
-    if trio.current_time() < deadline - _SPIN:
-        await trio.sleep_until(deadline - _SPIN)
-    while trio.current_time() < deadline:
-        await trio.lowlevel.checkpoint()
-    await trio.lowlevel.checkpoint_if_cancelled()
+    await trio.sleep_until(deadline - _SPIN)
+    if _spinners >= MAX_SPINNERS:
+        await trio.sleep_until(deadline)
+        return
+    _spinners += 1
+    try:
+        while trio.current_time() < deadline:
+            await trio.lowlevel.checkpoint()
+    finally:
+        _spinners -= 1
 
 
 def _topic_ids(topics: Any) -> list[str]:
