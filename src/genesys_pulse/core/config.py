@@ -980,10 +980,10 @@ def _parse_target(
                     f'applies only to kind = "{other_kind}" targets (this one is "{kind}")',
                 )
 
-    failed = set(defaults_failed)
-    own = _parse_tunables(ctx, tpath, table, failed)
+    own_failed: set[str] = set()
+    own = _parse_tunables(ctx, tpath, table, own_failed)
     r = _Resolved(tpath, defaults, own)
-    r.failed = failed
+    r.failed = (defaults_failed - own.keys()) | own_failed
     v = r.values
 
     interval: float = v["interval"]
