@@ -34,13 +34,17 @@ _DEFAULT_CONNECT_TIMEOUT = 10.0
 class _DeferredStream(httpcore.AsyncNetworkStream):
     """A stream that connects on ``start_tls`` or on first use."""
 
-    def __init__(self, connector: Connector, host: str, port: int, timeout: float) -> None:
+    def __init__(
+        self, connector: Connector, host: str, port: int, timeout: float, idle_limit: float
+    ) -> None:
         self._connector = connector
         self._host = host
         self._port = port
         self._timeout = timeout
+        self._idle_limit = idle_limit
         self._stream: trio.abc.Stream | None = None
         self._tls = False
+        self._last_used = trio.current_time()
 
     async def _open(self, tls: bool) -> trio.abc.Stream:
         try:
@@ -59,7 +63,9 @@ class _DeferredStream(httpcore.AsyncNetworkStream):
         stream = self._stream if self._stream is not None else await self._open(False)
         try:
             with trio.fail_after(float("inf") if timeout is None else timeout):
-                return bytes(await stream.receive_some(max_bytes))
+                data = bytes(await stream.receive_some(max_bytes))
+                self._last_used = trio.current_time()
+                return data
         except trio.TooSlowError as exc:
             raise httpcore.ReadTimeout(str(exc) or "read timed out") from exc
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
@@ -72,6 +78,7 @@ class _DeferredStream(httpcore.AsyncNetworkStream):
         try:
             with trio.fail_after(float("inf") if timeout is None else timeout):
                 await stream.send_all(buffer)
+                self._last_used = trio.current_time()
         except trio.TooSlowError as exc:
             raise httpcore.WriteTimeout(str(exc) or "write timed out") from exc
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
@@ -104,8 +111,14 @@ class _DeferredStream(httpcore.AsyncNetworkStream):
         if info == "socket":
             return sock
         if info == "is_readable":
-            # Lets httpcore drop a pooled keep-alive connection the server closed.
-            return sock.is_readable() if sock is not None else None
+            # httpcore asks this of an idle pooled connection: True makes it drop
+            # the connection. Say so when the server closed it (socket readable)
+            # or when it sat idle longer than the keep-alive limit by *trio's*
+            # clock (httpcore's own expiry uses time.monotonic(), which does not
+            # advance under MockClock, and in-memory streams have no socket).
+            if trio.current_time() - self._last_used > self._idle_limit:
+                return True
+            return sock.is_readable() if sock is not None else False
         if info == "client_addr" and sock is not None:
             return sock.getsockname()
         if info == "server_addr" and sock is not None:
@@ -114,9 +127,10 @@ class _DeferredStream(httpcore.AsyncNetworkStream):
 
 
 class _ConnectorBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, connector: Connector, connect_timeout: float) -> None:
+    def __init__(self, connector: Connector, connect_timeout: float, idle_limit: float) -> None:
         self._connector = connector
         self._connect_timeout = connect_timeout
+        self._idle_limit = idle_limit
 
     async def connect_tcp(
         self,
@@ -127,7 +141,11 @@ class _ConnectorBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[typing.Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         return _DeferredStream(
-            self._connector, host, port, self._connect_timeout if timeout is None else timeout
+            self._connector,
+            host,
+            port,
+            self._connect_timeout if timeout is None else timeout,
+            self._idle_limit,
         )
 
     async def connect_unix_socket(
@@ -190,7 +208,8 @@ class _ResponseStream(httpx.AsyncByteStream):
 class ConnectorTransport(httpx.AsyncBaseTransport):
     """An :class:`httpx.AsyncBaseTransport` over a :class:`Connector`.
 
-    HTTP/1.1 only, with a keep-alive pool. TLS is done (and verified) by the
+    HTTP/1.1 only, with a keep-alive pool; a connection idle for more than
+    ``keepalive_expiry`` seconds (by ``trio.current_time()``) is not reused. TLS is done (and verified) by the
     connector. ``http://`` to a non-loopback host raises
     :class:`httpx.UnsupportedProtocol` before anything is sent.
     """
@@ -209,7 +228,7 @@ class ConnectorTransport(httpx.AsyncBaseTransport):
             keepalive_expiry=keepalive_expiry,
             http1=True,
             http2=False,
-            network_backend=_ConnectorBackend(connector, connect_timeout),
+            network_backend=_ConnectorBackend(connector, connect_timeout, keepalive_expiry),
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

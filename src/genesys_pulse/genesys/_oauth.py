@@ -1,0 +1,278 @@
+"""OAuth 2 client credentials against ``login.{env}/oauth/token``.
+
+Token lifetime policy
+---------------------
+A token is used until a refresh point drawn, per token, uniformly between
+80 % and 90 % of its ``expires_in`` (``refresh_margin=(0.10, 0.20)`` is the
+share of the lifetime left at that point; the spread keeps many monitors
+from refreshing in lock-step). From then on :meth:`OAuthClient.token` fetches a
+new one; while the old one is still valid a failed refresh is reported
+(``token.failed``) and the old token is returned, so probing is never
+interrupted by a refresh. Only when no valid token is left does ``token()``
+raise. :meth:`OAuthClient.invalidate` (after a REST ``401``) forces a fetch.
+
+Client-credentials responses carry no refresh token: "refreshing" means a
+new client-credentials grant.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import trio
+
+from genesys_pulse.core.config import Secret
+
+from ._errors import ApiError, AuthRefused, InvalidResponse
+from ._retry import EventHook, RetryPolicy, send_with_retry
+
+__all__ = ["AccessToken", "OAuthClient"]
+
+_DEFAULT_EXPIRES_IN = 300.0
+"""Assumed lifetime when a response has no ``expires_in`` (Genesys' minimum: be conservative)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """A bearer token and its lifetime on the monotonic clock.
+
+    Attributes:
+      value: The token (prints as ``***``).
+      expires_at: ``trio.current_time()`` at which it expires (measured from
+        when the request was *sent*, so it errs early).
+      issued_at: ``trio.current_time()`` when the token request was sent.
+      refresh_at: When :class:`OAuthClient` starts fetching a successor.
+    """
+
+    value: Secret
+    expires_at: float
+    issued_at: float
+    refresh_at: float = field(default=math.inf)
+
+    @property
+    def lifetime(self) -> float:
+        """``expires_in`` as granted, seconds."""
+        return self.expires_at - self.issued_at
+
+    def valid(self, now: float) -> bool:
+        """Whether the token is still usable at ``now``."""
+        return now < self.expires_at
+
+    def authorization(self) -> str:
+        """The ``Authorization`` header value. Never log it."""
+        return "Bearer " + self.value.reveal()
+
+
+class OAuthClient:
+    """Fetches, caches and refreshes a client-credentials access token.
+
+    Args:
+      http: The client to use (e.g. over :func:`genesys_pulse.transport.httpx_transport`).
+      login_url: The login base, e.g. ``https://login.mypurecloud.com`` (the
+        token endpoint is ``{login_url}/oauth/token``).
+      client_id: The OAuth client id.
+      client_secret: The client secret.
+      rng: Source of jitter (refresh point, backoff).
+      refresh_margin: ``(low, high)`` share of the lifetime left when the
+        refresh starts, drawn uniformly per token; default 10-20 %.
+      policy: Retry policy of one token fetch.
+      on_event: Audit hook ``(name, attrs)``: ``token.issued``,
+        ``token.refresh``, ``token.failed`` and ``http.retry``. Attributes
+        never hold secrets.
+
+    Concurrent callers share one in-flight request.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        login_url: str,
+        client_id: str,
+        client_secret: Secret,
+        *,
+        rng: random.Random,
+        refresh_margin: tuple[float, float] = (0.10, 0.20),
+        policy: RetryPolicy | None = None,
+        on_event: EventHook | None = None,
+    ) -> None:
+        low, high = refresh_margin
+        if not (0.0 <= low <= high < 1.0):
+            raise ValueError("refresh_margin must be (low, high) with 0 <= low <= high < 1")
+        if not isinstance(client_secret, Secret):
+            raise TypeError("client_secret must be a Secret")
+        self._http = http
+        self.token_url = login_url.rstrip("/") + "/oauth/token"
+        self.client_id = client_id
+        self._secret = client_secret
+        self._rng = rng
+        self._margin = (low, high)
+        self._policy = policy or RetryPolicy()
+        self._on_event = on_event
+        self._token: AccessToken | None = None
+        self._lock = trio.Lock()
+        self.fetches = 0
+        """Token requests that returned a token (for tests and metrics)."""
+
+    def __repr__(self) -> str:
+        return f"OAuthClient(token_url={self.token_url!r}, client_id={self.client_id!r})"
+
+    @property
+    def current(self) -> AccessToken | None:
+        """The cached token, if any (may be expired)."""
+        return self._token
+
+    def invalidate(self, stale: AccessToken | None = None) -> None:
+        """Forget the cached token so the next :meth:`token` fetches a new one.
+
+        Pass the token that was refused (``stale``): if a newer one has been
+        fetched since, nothing happens, so a burst of 401s causes one fetch.
+        """
+        if stale is None or self._token is stale:
+            self._token = None
+
+    async def token(self) -> AccessToken:
+        """Return a valid token, fetching one if needed.
+
+        Raises:
+          AuthRefused: the credentials were refused (never retried).
+          ApiError: no token could be obtained within the retry budget and
+            no valid cached token is left.
+        """
+        tok = self._token
+        now = trio.current_time()
+        if tok is not None and (now < tok.refresh_at or (self._lock.locked() and tok.valid(now))):
+            # Fresh, or being refreshed by another task while still valid.
+            return tok
+        async with self._lock:
+            tok = self._token
+            now = trio.current_time()
+            if tok is not None and now < tok.refresh_at:
+                return tok  # another caller refreshed it while we waited
+            if tok is None:
+                reason = "invalidated" if self.fetches else "initial"
+            else:
+                reason = "ahead_of_expiry" if tok.valid(now) else "expired"
+            self._emit("token.refresh", {"reason": reason})
+            try:
+                new = await self._fetch(tok)
+            except AuthRefused as exc:
+                self._emit("token.failed", {"reason": exc.error or "refused", "status": exc.status})
+                raise
+            except ApiError as exc:
+                self._emit(
+                    "token.failed",
+                    {"reason": exc.code, "status": exc.status, "kept_old": _usable(tok)},
+                )
+                if tok is not None and tok.valid(trio.current_time()):
+                    return tok
+                raise
+            self._token = new
+            return new
+
+    async def _fetch(self, old: AccessToken | None) -> AccessToken:
+        policy = self._policy
+        if old is not None and old.valid(trio.current_time()):
+            # Refreshing ahead of expiry: do not spend longer than the old token lives.
+            remaining = old.expires_at - trio.current_time()
+            policy = _shrink(policy, remaining)
+        raw = f"{self.client_id}:{self._secret.reveal()}".encode()
+        headers = {
+            "Authorization": "Basic " + base64.b64encode(raw).decode("ascii"),
+            "Accept": "application/json",
+        }
+        issued_at = 0.0
+
+        async def send() -> httpx.Response:
+            nonlocal issued_at
+            issued_at = trio.current_time()
+            return await self._http.post(
+                self.token_url,
+                data={"grant_type": "client_credentials"},
+                headers=headers,
+                timeout=policy.attempt_timeout,
+            )
+
+        resp = await send_with_retry(
+            send, policy=policy, rng=self._rng, endpoint="oauth.token", on_event=self._on_event
+        )
+        if resp.status_code in (400, 401, 403):
+            error, description = _oauth_error(resp)
+            raise AuthRefused(resp.status_code, error, description)
+        if resp.status_code != 200:
+            error, description = _oauth_error(resp)
+            raise ApiError(resp.status_code, error or "http.error", description)
+        tok = self._parse(resp, issued_at)
+        self.fetches += 1
+        self._emit(
+            "token.issued",
+            {"expires_in_s": tok.lifetime, "refresh_in_s": tok.refresh_at - issued_at},
+        )
+        return tok
+
+    def _parse(self, resp: httpx.Response, issued_at: float) -> AccessToken:
+        try:
+            body = resp.json()
+        except ValueError:
+            raise InvalidResponse(resp.status_code, "<body>", "not JSON") from None
+        if not isinstance(body, dict):
+            raise InvalidResponse(resp.status_code, "<body>", "not a JSON object")
+        value = body.get("access_token")
+        if not isinstance(value, str) or not value:
+            raise InvalidResponse(resp.status_code, "access_token", "missing or not a string")
+        token_type = body.get("token_type", "bearer")
+        if not isinstance(token_type, str) or token_type.lower() != "bearer":
+            raise InvalidResponse(resp.status_code, "token_type", "not 'bearer'")
+        expires_in = body.get("expires_in", _DEFAULT_EXPIRES_IN)
+        if (
+            isinstance(expires_in, bool)
+            or not isinstance(expires_in, int | float)
+            or not math.isfinite(expires_in)
+            or expires_in <= 0
+        ):
+            raise InvalidResponse(resp.status_code, "expires_in", "not a positive number")
+        low, high = self._margin
+        left = self._rng.uniform(low, high)
+        return AccessToken(
+            value=Secret(value),
+            expires_at=issued_at + float(expires_in),
+            issued_at=issued_at,
+            refresh_at=issued_at + float(expires_in) * (1.0 - left),
+        )
+
+    def _emit(self, name: str, attrs: dict[str, Any]) -> None:
+        if self._on_event is not None:
+            self._on_event(name, attrs)
+
+
+def _usable(tok: AccessToken | None) -> bool:
+    return tok is not None and tok.valid(trio.current_time())
+
+
+def _shrink(policy: RetryPolicy, budget: float) -> RetryPolicy:
+    from dataclasses import replace
+
+    budget = max(budget, 0.001)
+    return replace(
+        policy,
+        total_timeout=min(policy.total_timeout, budget),
+        attempt_timeout=min(policy.attempt_timeout, budget),
+    )
+
+
+def _oauth_error(resp: httpx.Response) -> tuple[str, str]:
+    try:
+        body = resp.json()
+    except ValueError:
+        return "", ""
+    if not isinstance(body, dict):
+        return "", ""
+    error = body.get("error") or body.get("code") or ""
+    description = (
+        body.get("error_description") or body.get("description") or body.get("message") or ""
+    )
+    return str(error)[:100], str(description)[:300]
