@@ -1,0 +1,182 @@
+"""One open WebSocket of a target, and the probes in flight on it.
+
+A :class:`Link` is owned by a target's supervisor; the target's probe loop
+sends on whichever link is *current*. Probe slots belong to the target, not to
+the link: during a make-before-break rotation the old link still answers the
+probes it carries while new slots already go to the new link.
+
+The reader task of a link calls :meth:`Link.on_pong` / :meth:`Link.on_message`
+synchronously with the receive timestamp of each frame (see
+:meth:`genesys_pulse.transport.WebSocketConnection.run_reader`): these only
+update the pong matchers and wake the waiting probe slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import trio
+
+from genesys_pulse.core._pong import AppPongMatcher, ControlPongMatcher, control_payload
+from genesys_pulse.transport import CloseInfo, WebSocketConnection
+
+__all__ = ["Link", "LinkOwner"]
+
+
+class LinkOwner(Protocol):
+    """What a link reports to its target."""
+
+    def on_heartbeat(self, link: Link, t: float) -> None:
+        """A server heartbeat arrived on ``link`` at ``t``."""
+
+    def on_socket_closing(self, link: Link, t: float) -> None:
+        """``v2.system.socket_closing`` arrived on ``link``."""
+
+    def on_channel_failure(self, link: Link, detail: str) -> None:
+        """A ``{"result":"404"}`` channel failure arrived on ``link``."""
+
+    def on_link_dead(self, link: Link) -> None:
+        """``link`` was declared dead (closed, timeouts, silence)."""
+
+
+class Link:
+    """An open connection with its pong matchers and its current probe slot.
+
+    Args:
+      ws: the open connection (the link owns it and closes it).
+      generation: a number unique to this link within its target.
+      opened_at: ``trio.current_time()`` when the upgrade completed.
+      timeout: the target's probe timeout (for the matchers' horizons).
+      is_app_pong: classifies an incoming message: returns ``"pong"``,
+        ``"heartbeat"``, ``"socket_closing"``, ``"channel_failure"`` or ``None``.
+      owner: receives heartbeats and system messages.
+      channel_id: the Genesys channel this socket is connected to (never
+        reported in metrics), or ``None``.
+    """
+
+    def __init__(
+        self,
+        ws: WebSocketConnection,
+        generation: int,
+        *,
+        opened_at: float,
+        timeout: float,
+        classify: Callable[[str | bytes], tuple[str, str] | None],
+        owner: LinkOwner,
+        channel_id: str | None = None,
+    ) -> None:
+        self.ws = ws
+        self.generation = generation
+        self.opened_at = opened_at
+        self.channel_id = channel_id
+        self.control = ControlPongMatcher(timeout)
+        self.app = AppPongMatcher(timeout)
+        self._classify = classify
+        self._owner = owner
+        self.dead = trio.Event()
+        self.dead_reason: str | None = None
+        self.close_info: CloseInfo | None = None
+        self.last_heartbeat: float | None = None
+        self.heartbeats = 0
+        self.silence_reported = False
+        self.socket_closing = False
+        """``v2.system.socket_closing`` was received: the close that follows is planned."""
+        self.lost_slots = 0
+        """Consecutive slots in which every probe sent on this link timed out."""
+        self.late_pongs = 0
+        self.other_messages = 0
+        self.retired = False
+        self.channel_gone = False
+        """The channel behind this link is gone (failure message): do not reuse it."""
+        """A newer link has replaced this one (rotation): no new probes go here."""
+        # the probe slot in flight on this link
+        self.slot_seq = -1
+        self.control_rx: float | None = None
+        self.app_rx: float | None = None
+        self.app_rx_sent: float | None = None
+        self._waiting = 0
+        self._slot_done: trio.Event | None = None
+
+    @property
+    def usable(self) -> bool:
+        """True while new probes may be sent on this link."""
+        return not self.dead.is_set() and not self.retired and self.ws.is_open
+
+    def declare_dead(self, reason: str) -> None:
+        """Mark the link dead (the supervisor reconnects); wakes a waiting slot."""
+        if not self.dead.is_set():
+            self.dead_reason = reason
+            self.dead.set()
+            self._owner.on_link_dead(self)
+        if self._slot_done is not None:
+            self._slot_done.set()
+
+    # -- probe slot bookkeeping (called by the probe loop) -----------------
+
+    def begin_slot(self, seq: int, waiting: int) -> trio.Event:
+        """Start slot ``seq`` expecting ``waiting`` answers; return the event set when all came."""
+        self.slot_seq = seq
+        self.control_rx = None
+        self.app_rx = None
+        self.app_rx_sent = None
+        self._waiting = waiting
+        done = trio.Event()
+        self._slot_done = done
+        return done
+
+    def end_slot(self) -> None:
+        """The slot is resolved; later pongs for it are late."""
+        self._slot_done = None
+        self._waiting = 0
+
+    def _answered(self) -> None:
+        self._waiting -= 1
+        if self._waiting <= 0 and self._slot_done is not None:
+            self._slot_done.set()
+
+    def control_payload(self, seq: int) -> bytes:
+        """The unique control-ping payload of slot ``seq`` on this link."""
+        return control_payload(seq)
+
+    # -- reader callbacks ---------------------------------------------------
+
+    def on_pong(self, payload: bytes, t: float) -> None:
+        """A control-frame pong arrived at ``t``."""
+        res = self.control.on_pong(payload, t)
+        if res is None:
+            return
+        if res.late:
+            self.late_pongs += 1
+            return
+        if res.seq == self.slot_seq and self.control_rx is None:
+            self.control_rx = t
+            self._answered()
+
+    def on_message(self, data: str | bytes, t: float) -> None:
+        """A message arrived at ``t``: application pong, heartbeat, system message, other."""
+        kind = self._classify(data)
+        if kind is None:
+            self.other_messages += 1
+            return
+        what, detail = kind
+        if what == "pong":
+            self.on_app_pong(t)
+        elif what == "heartbeat":
+            self._owner.on_heartbeat(self, t)
+        elif what == "socket_closing":
+            self.socket_closing = True
+            self._owner.on_socket_closing(self, t)
+        elif what == "channel_failure":
+            self._owner.on_channel_failure(self, detail)
+        else:  # pragma: no cover - classify returns only the names above
+            self.other_messages += 1
+
+    def on_app_pong(self, t: float) -> None:
+        """An application pong arrived at ``t``; attribute it with the core rule."""
+        for res in self.app.on_pong(t):
+            if res.late:
+                self.late_pongs += 1
+            elif not res.timed_out and res.seq == self.slot_seq and self.app_rx is None:
+                self.app_rx = res.sent + (res.rtt or 0.0)
+                self._answered()

@@ -1,0 +1,224 @@
+"""``run_monitor``: one supervisor and one probe loop per target, in one nursery.
+
+Cancellation is the shutdown path: cancel the scope around
+:func:`run_monitor` (``--duration``, a signal, the host stopping). Every
+socket is then closed with a bounded close inside a shielded scope, the
+``monitor.stopped`` event is emitted and queued callback records are
+delivered for at most one more second.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from genesys_pulse.core._schedule import shard_of, stagger
+from genesys_pulse.core.config import MonitorConfig, TargetConfig, redacted
+from genesys_pulse.core.model import Event
+from genesys_pulse.transport import Connector, NetConnector
+
+from ._dispatch import MONITOR_TARGET, Dispatcher, EventCallback, SampleCallback, Sink
+from ._looplag import LoopLag
+from ._supervisor import GenesysSupervisor, TargetAuthRefused, WebSocketSupervisor
+from ._target import TargetProbe
+
+__all__ = ["AuthenticationRefused", "Monitor", "MonitorError", "run_monitor", "select_shard"]
+
+
+class MonitorError(Exception):
+    """The monitor stopped because every target stopped."""
+
+
+class AuthenticationRefused(MonitorError):
+    """Every remaining target stopped and at least one because its OAuth client was refused.
+
+    Attributes:
+      targets: ids of the targets whose credentials were refused.
+    """
+
+    def __init__(self, targets: Sequence[str], detail: str) -> None:
+        self.targets = tuple(targets)
+        super().__init__(detail)
+
+
+@dataclass
+class Monitor:
+    """A running monitor, handed to ``task_status.started()`` (for hosts and tests).
+
+    Attributes:
+      targets: per target id, its probe (statistics, thresholds, current link).
+      supervisors: per target id, its connection supervisor.
+      dispatcher: the fan-out to sinks and callbacks (counters in ``.stats``).
+      looplag: the event-loop lag tracker.
+      start: ``trio.current_time()`` origin of every schedule.
+      failed: target id -> reason, for targets that stopped.
+    """
+
+    targets: dict[str, TargetProbe]
+    supervisors: dict[str, GenesysSupervisor | WebSocketSupervisor]
+    dispatcher: Dispatcher
+    looplag: LoopLag
+    start: float
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """Per target and probe kind, the whole-run summary (JSON-able)."""
+        return {tid: probe.summary() for tid, probe in self.targets.items()}
+
+
+def select_shard(config: MonitorConfig) -> tuple[TargetConfig, ...]:
+    """The targets this instance owns under ``config.shard`` (all when unset)."""
+    if config.shard is None:
+        return config.targets
+    i, n = config.shard
+    return tuple(t for t in config.targets if shard_of(t.id, n) == i)
+
+
+async def run_monitor(
+    config: MonitorConfig,
+    *,
+    sinks: Sequence[Sink] = (),
+    connector: Connector | None = None,
+    on_sample: SampleCallback | None = None,
+    on_event: EventCallback | None = None,
+    rng: random.Random | None = None,
+    callback_capacity: int = 10_000,
+    task_status: trio.TaskStatus[Monitor] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Probe every target of ``config`` (of this shard) until cancelled.
+
+    Args:
+      config: the validated configuration (Genesys targets need credentials).
+      sinks: synchronous consumers on the probing path (must be cheap).
+      connector: opens streams; default a :class:`~genesys_pulse.transport.NetConnector`.
+      on_sample: user callback (sync or async), isolated from probing.
+      on_event: user callback (sync or async), isolated from probing.
+      rng: source of jitter (default: a fresh ``random.Random()``).
+      callback_capacity: bound of the callback queue (oldest dropped first).
+      task_status: receives the :class:`Monitor` once every target is started.
+
+    Raises:
+      AuthenticationRefused: every target stopped, at least one because its
+        credentials were refused (the CLI exits with 3).
+    """
+    connector = connector if connector is not None else NetConnector()
+    rng = rng if rng is not None else random.Random()
+    dispatcher = Dispatcher(
+        sinks, on_sample=on_sample, on_event=on_event, capacity=callback_capacity
+    )
+
+    def on_stall(start: float, end: float, lateness: float) -> None:
+        dispatcher.event(
+            Event(
+                MONITOR_TARGET,
+                "local_stall",
+                time.time(),
+                {"lateness_s": round(lateness, 6), "duration_s": round(end - start, 6)},
+            )
+        )
+
+    looplag = LoopLag(on_stall=on_stall)
+    targets = select_shard(config)
+    start = trio.current_time() + 0.01
+    wall_anchor = (trio.current_time(), time.time())
+    monitor = Monitor({}, {}, dispatcher, looplag, start)
+    count = len(targets)
+    for i, tc in enumerate(targets):
+        probe = TargetProbe(
+            tc,
+            phase=stagger(i, count, tc.interval),
+            dispatcher=dispatcher,
+            looplag=looplag,
+            window=config.window,
+            heartbeats=tc.kind == "genesys",
+        )
+        monitor.targets[tc.id] = probe
+        sup: GenesysSupervisor | WebSocketSupervisor
+        if tc.kind == "genesys":
+            sup = GenesysSupervisor(probe, connector, rng, wall_anchor=wall_anchor)
+        else:
+            sup = WebSocketSupervisor(probe, connector, rng)
+        monitor.supervisors[tc.id] = sup
+
+    dispatcher.event(
+        Event(
+            MONITOR_TARGET,
+            "monitor.started",
+            time.time(),
+            {
+                "targets": count,
+                "config": json.dumps(redacted(config), separators=(",", ":"), default=str),
+            },
+        )
+    )
+    refused: list[TargetAuthRefused] = []
+    try:
+        async with trio.open_nursery() as outer:
+            outer.start_soon(dispatcher.run)
+            outer.start_soon(looplag.run)
+            async with trio.open_nursery() as nursery:
+                for tid, probe in monitor.targets.items():
+                    nursery.start_soon(
+                        _run_target, probe, monitor.supervisors[tid], start, monitor, refused
+                    )
+                task_status.started(monitor)
+            # every target stopped
+            outer.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            dispatcher.event(
+                Event(
+                    MONITOR_TARGET,
+                    "monitor.stopped",
+                    time.time(),
+                    {"failed_targets": len(monitor.failed)},
+                )
+            )
+            await dispatcher.drain(1.0)
+    if refused:
+        detail = "; ".join(str(r) for r in refused)
+        raise AuthenticationRefused([r.target for r in refused], detail)
+    if count:
+        raise MonitorError("every target stopped: " + "; ".join(monitor.failed.values()))
+
+
+async def _run_target(
+    probe: TargetProbe,
+    sup: GenesysSupervisor | WebSocketSupervisor,
+    start: float,
+    monitor: Monitor,
+    refused: list[TargetAuthRefused],
+) -> None:
+    """Run one target's supervisor and probe loop; a refused target stops alone."""
+    try:
+        async with trio.open_nursery() as nursery:
+
+            async def supervise() -> None:
+                await sup.run()
+
+            nursery.start_soon(supervise)
+            nursery.start_soon(probe.run, start)
+    except TargetAuthRefused as exc:
+        refused.append(exc)
+        monitor.failed[probe.id] = str(exc)
+    except BaseExceptionGroup as group:
+        matched, rest = group.split(TargetAuthRefused)
+        if matched is not None:
+            for err in matched.exceptions:
+                if isinstance(err, TargetAuthRefused):
+                    refused.append(err)
+                    monitor.failed[probe.id] = str(err)
+        if rest is not None:
+            raise rest from None
+    finally:
+        probe.link = None
+        probe.connection_state = "stopped" if probe.id not in monitor.failed else "auth_refused"
+        with trio.CancelScope(shield=True):
+            for link in list(sup.open_links):
+                await sup._close(link, 1001, "monitor stopping")

@@ -1,0 +1,531 @@
+"""Per-target supervisors: connections, channels, tokens, rotation and reconnects.
+
+A supervisor keeps its target's :class:`~genesys_pulse.monitor._target.TargetProbe`
+supplied with a current :class:`~genesys_pulse.monitor._link.Link`.
+
+Genesys targets (``GenesysSupervisor``):
+
+* **Token**: one :class:`~genesys_pulse.genesys.OAuthClient` per target; a
+  keeper task asks it for the token when it is due for refresh (the client
+  refreshes ahead of expiry); a new token emits ``token.refresh`` and
+  requests a rotation, because a channel may be closed when the token that
+  created it expires. The probe loop never waits for the token.
+  ``AuthRefused`` emits ``token.failed`` and stops the target
+  (:class:`TargetAuthRefused`).
+* **Rotation is make-before-break**: on ``v2.system.socket_closing``, at
+  ``expires - ROTATE_BEFORE_EXPIRY`` of the channel (or half its remaining life
+  when that is shorter), and after a token change, the supervisor creates a
+  *new* channel (a second socket on the same channel would kick the first
+  one off), subscribes, connects, installs the new link as current and only
+  then retires the old one: it takes no new probes, keeps reading until its
+  in-flight probe is resolved (one timeout), and is closed. If making the new
+  connection fails, the old one keeps probing and the rotation is retried with
+  backoff.
+* **Channel budget** (20 per client): a target holds at most two channels at a
+  time (during a rotation). Reconnects after a lost connection reuse the same
+  channel (``connectUri``) while it is valid; a new channel is created only
+  for rotations and when the old one is gone (upgrade 4xx, channel failure
+  message). Genesys has no DELETE for channels: abandoned channels are the
+  oldest unconnected ones, which the service evicts first.
+* **Reconnect** with core :class:`~genesys_pulse.core.Backoff` (capped,
+  jittered, remembered, decayed after a stable period).
+
+Plain WebSocket targets (``WebSocketSupervisor``): connect, reconnect with
+backoff; no channels, tokens or rotations.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import trio
+
+from genesys_pulse.core import _messages as msgs
+from genesys_pulse.core.config import TargetConfig
+from genesys_pulse.core.model import EVENT_NAMES, AttrValue
+from genesys_pulse.transport import (
+    CloseInfo,
+    Connector,
+    HandshakeError,
+    open_websocket,
+)
+
+from ._backoff import ReconnectBackoff
+from ._link import Link
+from ._target import TargetProbe
+
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "CONNECT_TIMEOUT",
+    "ROTATE_BEFORE_EXPIRY",
+    "GenesysSupervisor",
+    "TargetAuthRefused",
+    "WebSocketSupervisor",
+]
+
+CONNECT_TIMEOUT = 15.0
+"""Seconds for one WebSocket connect (TCP + TLS + upgrade), as Genesys's client."""
+
+CLOSE_TIMEOUT = 1.0
+"""Upper bound of one WebSocket close."""
+
+SHUTDOWN_CLOSE_TIMEOUT = 0.5
+"""Upper bound of closing the sockets when the monitor stops."""
+
+ROTATE_BEFORE_EXPIRY = 300.0
+"""Rotate to a new channel this long before the current one expires."""
+
+
+class TargetAuthRefused(Exception):
+    """The target's OAuth client was refused (``invalid_client``): the target stopped."""
+
+    def __init__(self, target: str, detail: str) -> None:
+        self.target = target
+        self.detail = detail
+        super().__init__(f"target {target}: authentication refused: {detail}")
+
+
+def _classify_genesys(data: str | bytes) -> tuple[str, str] | None:
+    m = msgs.parse_server_message(data)
+    if m is msgs.PONG or isinstance(m, msgs.Pong):
+        return ("pong", "")
+    if m is msgs.HEARTBEAT or isinstance(m, msgs.Heartbeat):
+        return ("heartbeat", "")
+    if isinstance(m, msgs.SocketClosing):
+        return ("socket_closing", "")
+    if isinstance(m, msgs.ChannelFailure):
+        return ("channel_failure", m.result)
+    return None
+
+
+class _Base:
+    """Shared link plumbing: open, read, install, retire, close."""
+
+    def __init__(self, probe: TargetProbe, connector: Connector, rng: random.Random) -> None:
+        self.probe = probe
+        self.cfg: TargetConfig = probe.cfg
+        self.connector = connector
+        self.rng = rng
+        self.backoff = ReconnectBackoff(rng)
+        self._generation = 0
+        self._wake = trio.Event()
+        self._nursery: trio.Nursery | None = None
+        self.open_links: set[Link] = set()
+        """Links not yet closed (at most two during a rotation; tests check for leaks)."""
+        self.lost_at: float | None = None
+
+    # LinkOwner protocol
+    def on_heartbeat(self, link: Link, t: float) -> None:
+        """Forward a heartbeat to the probe."""
+        self.probe.on_heartbeat(link, t)
+
+    def on_socket_closing(self, link: Link, t: float) -> None:
+        """Default: nothing (plain WebSocket)."""
+
+    def on_channel_failure(self, link: Link, detail: str) -> None:
+        """Default: the link is dead."""
+        link.declare_dead("channel_failure")
+
+    def on_link_dead(self, link: Link) -> None:
+        """Wake the supervisor loop."""
+        self._wake.set()
+
+    def _classify(self, data: str | bytes) -> tuple[str, str] | None:
+        raise NotImplementedError
+
+    async def _open_link(self, url: str, channel_id: str | None = None) -> Link:
+        assert self._nursery is not None
+        ws = await open_websocket(url, connector=self.connector, connect_timeout=CONNECT_TIMEOUT)
+        self._generation += 1
+        link = Link(
+            ws,
+            self._generation,
+            opened_at=trio.current_time(),
+            timeout=self.cfg.timeout,
+            classify=self._classify,
+            owner=self,
+            channel_id=channel_id,
+        )
+        self.open_links.add(link)
+        self._nursery.start_soon(self._read, link)
+        return link
+
+    async def _read(self, link: Link) -> None:
+        # Shielded: a reader always ends when its link is closed (every link is
+        # closed by _close, bounded), so that the close handshake can still be
+        # read during shutdown.
+        try:
+            with trio.CancelScope(shield=True):
+                info = await link.ws.run_reader(link.on_message, link.on_pong)
+        except Exception as exc:  # a bug in a callback must not kill the monitor
+            info = link.ws.close_info or CloseInfo(1006, f"reader error: {type(exc).__name__}")
+        link.close_info = info
+        link.declare_dead("closed")
+
+    def _install(self, link: Link, *, restored: bool) -> None:
+        self.probe.link = link
+        self.probe.planned_outage = False
+        self.probe.connection_state = "connected"
+        if restored and self.lost_at is not None:
+            self.probe.event("connection.restored", outage_s=trio.current_time() - self.lost_at)
+        self.lost_at = None
+
+    def _lost(self, link: Link) -> None:
+        info = link.close_info or link.ws.close_info
+        self.probe.link = None
+        self.probe.planned_outage = link.socket_closing
+        self.probe.connection_state = "reconnecting"
+        self.lost_at = trio.current_time()
+        self.probe.event(
+            "connection.lost",
+            reason=link.dead_reason or "closed",
+            code=info.code if info is not None else 0,
+            close_reason=info.reason[:123] if info is not None else "",
+            planned=link.socket_closing,
+        )
+
+    async def _close(
+        self, link: Link, code: int = 1000, reason: str = "", limit: float = CLOSE_TIMEOUT
+    ) -> None:
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(limit + 0.25):
+                await link.ws.aclose(code, reason, timeout=limit)
+        self.open_links.discard(link)
+
+    async def close_all(self) -> None:
+        """Close every open link concurrently (shutdown), within about half a second."""
+        with trio.CancelScope(shield=True):
+            async with trio.open_nursery() as nursery:
+                for link in list(self.open_links):
+                    nursery.start_soon(
+                        self._close, link, 1001, "monitor stopping", SHUTDOWN_CLOSE_TIMEOUT
+                    )
+
+    async def _retire(self, link: Link) -> None:
+        """Take no new probes on ``link``; close it once its in-flight probe is resolved."""
+        link.retired = True
+        with trio.move_on_after(self.cfg.timeout + 0.05):
+            await link.dead.wait()
+        await self._close(link, 1000, "rotated")
+
+    async def _wait(self, link: Link, until: float = float("inf")) -> str | None:
+        """Wait until ``link`` dies (``None``), a rotation is requested, or ``until``."""
+        while True:
+            if link.dead.is_set():
+                return None
+            reason = self._take_rotation()
+            if reason is not None:
+                return reason
+            if trio.current_time() >= until:
+                return "channel_expiry"
+            self._wake = trio.Event()
+            with trio.move_on_at(until):
+                await self._wake.wait()
+
+    def _take_rotation(self) -> str | None:
+        return None
+
+    async def _backoff_sleep(self, reason: str, error: str = "") -> None:
+        delay = self.backoff.failure(trio.current_time())
+        self.probe.connection_state = "backoff"
+        self.probe.event("reconnect", reason=reason, delay_s=round(delay, 3), error=error)
+        await trio.sleep(delay)
+        self.probe.connection_state = "connecting"
+
+
+class WebSocketSupervisor(_Base):
+    """Keeps a plain WebSocket target connected."""
+
+    def __init__(self, probe: TargetProbe, connector: Connector, rng: random.Random) -> None:
+        super().__init__(probe, connector, rng)
+        ws = self.cfg.websocket
+        assert ws is not None
+        self.url = ws.url
+        self.reply = ws.expected_reply if ws.expected_reply is not None else ws.echo_message
+        if ws.echo_message is not None:
+            probe.app_message = ws.echo_message
+
+    def _classify(self, data: str | bytes) -> tuple[str, str] | None:
+        if isinstance(data, bytes):
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        if self.reply is not None and data == self.reply:
+            return ("pong", "")
+        return None
+
+    async def run(self) -> None:
+        """Connect, probe, reconnect, forever (until cancelled)."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            try:
+                await self._loop()
+            finally:
+                await self.close_all()
+
+    async def _loop(self) -> None:
+        restored = False
+        if True:
+            while True:
+                try:
+                    link = await self._open_link(self.url)
+                except Exception as exc:
+                    await self._backoff_sleep("connect_failed", type(exc).__name__)
+                    continue
+                self._install(link, restored=restored)
+                self.backoff.success(trio.current_time())
+                await self._wait(link)
+                self._lost(link)
+                await self._close(link)
+                restored = True
+                await self._backoff_sleep(link.dead_reason or "closed")
+
+
+class GenesysSupervisor(_Base):
+    """Keeps a Genesys Cloud target connected to a notification channel."""
+
+    def __init__(
+        self,
+        probe: TargetProbe,
+        connector: Connector,
+        rng: random.Random,
+        *,
+        wall_anchor: tuple[float, float],
+    ) -> None:
+        super().__init__(probe, connector, rng)
+        g = self.cfg.genesys
+        assert g is not None
+        self.settings = g
+        self._rotation: str | None = None
+        self._wall_anchor = wall_anchor
+        self.token_issued_at: float | None = None
+        self.channels_created = 0
+        self.rotations = 0
+        self.rotate_at = float("inf")
+        self.http_retries = 0
+
+    def _classify(self, data: str | bytes) -> tuple[str, str] | None:
+        return _classify_genesys(data)
+
+    def _wall_now(self) -> float:
+        mono0, wall0 = self._wall_anchor
+        return wall0 + (trio.current_time() - mono0)
+
+    def on_socket_closing(self, link: Link, t: float) -> None:
+        """The server will close ``link`` in about a minute: rotate now."""
+        self.probe.event("socket_closing")
+        if link is self.probe.link:
+            self.request_rotation("socket_closing")
+
+    def on_channel_failure(self, link: Link, detail: str) -> None:
+        """The channel is gone: the link is dead and the channel must be replaced."""
+        self.probe.event("channel.expired", result=detail)
+        link.channel_gone = True
+        link.declare_dead("channel_failure")
+        self._wake.set()
+
+    def request_rotation(self, reason: str) -> None:
+        """Ask the connection loop to rotate make-before-break."""
+        if self._rotation is None:
+            self._rotation = reason
+        self._wake.set()
+
+    def _take_rotation(self) -> str | None:
+        r = self._rotation
+        self._rotation = None
+        return r
+
+    def _hook(self, name: str, attrs: dict[str, Any]) -> None:
+        """Audit hook of the Genesys clients: forward their events to the target."""
+        if name not in EVENT_NAMES:
+            self.http_retries += name == "http.retry"
+            return
+        if name == "token.refresh" and attrs.get("reason") == "initial":
+            return  # the first fetch is reported as token.issued only
+        clean: dict[str, AttrValue] = {}
+        for key, value in attrs.items():
+            if isinstance(value, str | int | float | bool):
+                clean[key] = value
+        self.probe.event(name, **clean)
+
+    async def run(self) -> None:
+        """Authenticate, connect, rotate and reconnect forever (until cancelled).
+
+        Raises:
+          TargetAuthRefused: the OAuth client was refused.
+        """
+        import httpx
+
+        from genesys_pulse.genesys import AuthRefused, NotificationsClient, OAuthClient
+        from genesys_pulse.transport import httpx_transport
+
+        g = self.settings
+        assert g.client_id is not None and g.client_secret is not None
+        async with httpx.AsyncClient(transport=httpx_transport(self.connector)) as http:
+            oauth = OAuthClient(
+                http, g.login_url, g.client_id, g.client_secret, rng=self.rng, on_event=self._hook
+            )
+            api = NotificationsClient(http, g.api_url, oauth, rng=self.rng, on_event=self._hook)
+            self._oauth = oauth
+            self._api = api
+            refused: list[AuthRefused] = []
+
+            async def guard(fn: Callable[[], Awaitable[None]]) -> None:
+                try:
+                    await fn()
+                except AuthRefused as exc:
+                    refused.append(exc)
+                    nursery.cancel_scope.cancel()
+
+            async with trio.open_nursery() as readers:
+                self._nursery = readers
+                try:
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(guard, self._token_keeper)
+                        nursery.start_soon(guard, self._connection_loop)
+                finally:
+                    await self.close_all()
+            if refused:
+                self.probe.connection_state = "auth_refused"
+                raise TargetAuthRefused(self.cfg.id, str(refused[0]))
+
+    async def _token_keeper(self) -> None:
+        """Keep the token fresh ahead of expiry; a new token requests a rotation."""
+        prev = None
+        while True:
+            try:
+                tok = await self._oauth.token()
+            except Exception as exc:
+                from genesys_pulse.genesys import AuthRefused
+
+                if isinstance(exc, AuthRefused):
+                    raise
+                # no valid token: the connection loop reports it; retry soon
+                await trio.sleep(self.backoff.base)
+                continue
+            if prev is not None and tok is not prev:
+                self.request_rotation("token")
+            prev = tok
+            now = trio.current_time()
+            due = tok.refresh_at if tok.refresh_at < float("inf") else tok.expires_at
+            await trio.sleep_until(max(due, now + 1.0))
+
+    async def _new_channel(self) -> Any:
+        """Create and subscribe a channel; schedule its rotation before expiry."""
+        channel = await self._api.create_channel()
+        self.channels_created += 1
+        if self.settings.topics:
+            await self._api.put_subscriptions(channel.id, list(self.settings.topics))
+        return channel
+
+    def _rotation_deadline(self, channel: Any) -> float:
+        expires = channel.expires
+        if isinstance(expires, datetime):
+            remaining = expires.timestamp() - self._wall_now()
+        else:  # pragma: no cover - defensive
+            return float("inf")
+        lead = min(ROTATE_BEFORE_EXPIRY, max(remaining, 0.0) * 0.5)
+        return trio.current_time() + max(remaining - lead, 1.0)
+
+    async def _connect(self, channel: Any) -> tuple[Link, Any]:
+        """Open a link on ``channel`` (or on a new channel when ``None``)."""
+        fresh = channel is None
+        if fresh:
+            channel = await self._new_channel()
+        try:
+            link = await self._open_link(channel.connect_uri, channel.id)
+        except HandshakeError as exc:
+            if not fresh and 400 <= exc.status < 500:
+                # the channel is gone (expired, evicted): replace it
+                self.probe.event("channel.expired", status=exc.status)
+                channel = await self._new_channel()
+                link = await self._open_link(channel.connect_uri, channel.id)
+                fresh = True
+            else:
+                raise
+        if fresh:
+            self.rotate_at = self._rotation_deadline(channel)
+        return link, channel
+
+    async def _connection_loop(self) -> None:
+        from genesys_pulse.genesys import AuthRefused
+
+        channel: Any = None
+        restored = False
+        while True:
+            try:
+                link, channel = await self._connect(channel)
+            except AuthRefused:
+                raise
+            except Exception as exc:
+                channel = None if isinstance(exc, HandshakeError) else channel
+                await self._backoff_sleep("connect_failed", type(exc).__name__)
+                continue
+            self._install(link, restored=restored)
+            restored = True
+            while True:
+                reason = await self._wait(link, self.rotate_at)
+                if reason is None:
+                    break
+                link, channel = await self._rotate(link, channel, reason)
+            # the link died
+            self._lost(link)
+            if link.channel_gone:
+                channel = None
+            await self._close(link)
+            if link.socket_closing:
+                # planned: reconnect at once on a new channel (the old one is closing)
+                channel = None
+                self.probe.event("reconnect", reason="socket_closing", delay_s=0.0, error="")
+            else:
+                self.backoff_mark_unstable()
+                await self._backoff_sleep(link.dead_reason or "closed")
+
+    def backoff_mark_unstable(self) -> None:
+        """Hook for tests (no-op): a connection ended unexpectedly."""
+
+    async def _rotate(self, old: Link, channel: Any, reason: str) -> tuple[Link, Any]:
+        """Make-before-break: a new channel and link are current before ``old`` is closed.
+
+        Returns the link and channel now current (``old`` if the rotation could
+        not be made before ``old`` died; the caller then sees it dead).
+        """
+        from genesys_pulse.genesys import AuthRefused
+
+        self.probe.connection_state = "rotating"
+        while True:
+            try:
+                new, new_channel = await self._connect(None)
+                break
+            except AuthRefused:
+                raise
+            except Exception as exc:
+                if old.dead.is_set():
+                    return old, channel
+                delay = self.backoff.failure(trio.current_time())
+                self.probe.event(
+                    "reconnect",
+                    reason=f"rotation_failed:{reason}",
+                    delay_s=round(delay, 3),
+                    error=type(exc).__name__,
+                )
+                with trio.move_on_after(delay):
+                    await old.dead.wait()
+                if old.dead.is_set():
+                    return old, channel
+        self.rotations += 1
+        self._install(new, restored=False)
+        self.probe.event("rotation", reason=reason)
+        assert self._nursery is not None
+        self._nursery.start_soon(self._retire, old)
+        self.backoff.success(trio.current_time())
+        return new, new_channel
+
+
+def _now_wall() -> float:
+    return time.time()

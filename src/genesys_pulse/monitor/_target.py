@@ -1,0 +1,415 @@
+"""The probing half of a target: absolute-deadline slots, samples, statistics, thresholds.
+
+A :class:`TargetProbe` owns everything that belongs to the *target* rather
+than to one connection: the schedule, the statistics, the threshold machines
+and the window events. Its supervisor (Genesys or plain WebSocket) installs
+the current :class:`~genesys_pulse.monitor._link.Link`; the probe loop sends
+on whichever link is current when a slot comes due.
+
+Slot rules (documented in ARCHITECTURE.md, ``monitor``):
+
+* Slot ``k`` is due at ``start + phase + k * interval`` (core
+  :class:`~genesys_pulse.core._schedule.ProbeSchedule`); nothing a probe does
+  moves a later slot.
+* A probe's deadline is ``max(due, sent) + timeout`` but never later than the
+  next slot's due time, so a slot is always resolved before the next one
+  starts and ``timeout == interval`` cannot make the schedule slip.
+* A lost pong is a timed-out sample (``rtt_s=None, timed_out=True``), never a
+  missing one.
+* **Unanswered slot while disconnected**: when no link is usable (connecting,
+  backing off), each enabled probe kind records a timed-out sample with
+  ``sent_mono=None``. It counts against stability and the timeout ratio,
+  except when the disconnection is *planned* (the server announced it with
+  ``v2.system.socket_closing``, or a rotation is in progress): those slots
+  are still recorded as timed-out samples (so the slot is never missing) but
+  are excluded from the stability window and not fed to the threshold
+  machines.
+* **Local stalls**: a slot whose send was late by more than the stall
+  threshold, or during which the event-loop lag task saw a stall, is flagged
+  ``local_stall=True``; such samples are kept in the histograms but are not
+  fed to the threshold machines (a stalled host must not page the network
+  team); a ``local_stall`` event is emitted per stall instead. Slots that a
+  stall longer than the interval swallowed are recorded as timed-out samples
+  flagged ``local_stall``.
+* **Dead link**: :data:`DEAD_AFTER` consecutive slots in which every probe sent
+  on the link timed out (not during a local stall), or heartbeat silence
+  beyond the critical heartbeat threshold, declares the link dead; the
+  supervisor then reconnects (Genesys's own client disconnects after the 2nd
+  consecutive miss; we wait for the 3rd so that the consecutive-timeout
+  threshold can be reported first).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import trio
+
+from genesys_pulse.core._schedule import ProbeSchedule
+from genesys_pulse.core._thresholds import Direction, ThresholdMachine, Transition
+from genesys_pulse.core.config import TargetConfig
+from genesys_pulse.core.model import AttrValue, Event, ProbeKind, Sample
+from genesys_pulse.transport import ConnectionClosed
+
+from ._dispatch import Dispatcher
+from ._link import Link
+from ._looplag import LoopLag
+from ._stats import KindStats
+
+__all__ = ["DEAD_AFTER", "TargetProbe"]
+
+DEAD_AFTER = 3
+"""Consecutive all-lost slots after which a link is declared dead."""
+
+
+class _KindState:
+    """Statistics and threshold machines of one probe kind of one target."""
+
+    __slots__ = ("consecutive", "kind", "machines", "stats")
+
+    def __init__(self, kind: ProbeKind, cfg: TargetConfig) -> None:
+        th = cfg.thresholds
+        hy = th.hysteresis
+        self.kind = kind
+        critical = (
+            th.rtt_control.critical if kind is ProbeKind.CONTROL else th.rtt_application.critical
+        )
+        period = cfg.heartbeat_period if kind is ProbeKind.HEARTBEAT else None
+        self.stats = KindStats(cfg.stability_window, critical, period)
+        self.consecutive = 0
+        self.machines: dict[str, ThresholdMachine] = {}
+        if kind is ProbeKind.HEARTBEAT:
+            self.machines["heartbeat_silence"] = ThresholdMachine.from_levels(
+                "heartbeat_silence", th.heartbeat_silence, hy
+            )
+            return
+        rtt = th.rtt_control if kind is ProbeKind.CONTROL else th.rtt_application
+        self.machines["rtt"] = ThresholdMachine.from_levels("rtt", rtt, hy)
+        self.machines["jitter"] = ThresholdMachine.from_levels("jitter", th.jitter, hy)
+        self.machines["stability"] = ThresholdMachine.from_levels(
+            "stability", th.stability, hy, direction=Direction.LOWER_IS_WORSE
+        )
+        self.machines["consecutive_timeouts"] = ThresholdMachine.from_levels(
+            "consecutive_timeouts", th.consecutive_timeouts, hy
+        )
+
+
+class TargetProbe:
+    """Probe loop, statistics and thresholds of one target.
+
+    Args:
+      cfg: the target's configuration.
+      phase: offset of slot 0 within the interval (staggering).
+      dispatcher: where samples and events go.
+      looplag: the monitor's event-loop lag tracker.
+      heartbeats: whether the target's server sends heartbeats (Genesys).
+    """
+
+    def __init__(
+        self,
+        cfg: TargetConfig,
+        *,
+        phase: float,
+        dispatcher: Dispatcher,
+        looplag: LoopLag,
+        window: float,
+        heartbeats: bool,
+    ) -> None:
+        self.cfg = cfg
+        self.id = cfg.id
+        self.phase = phase
+        self._d = dispatcher
+        self._lag = looplag
+        self._window = window
+        self.heartbeats = heartbeats
+        self.link: Link | None = None
+        self.kinds: list[ProbeKind] = []
+        if cfg.control_pings:
+            self.kinds.append(ProbeKind.CONTROL)
+        if cfg.application_pings:
+            self.kinds.append(ProbeKind.APPLICATION)
+        self.state: dict[ProbeKind, _KindState] = {
+            k: _KindState(k, cfg) for k in (*self.kinds, ProbeKind.HEARTBEAT)
+        }
+        self.planned_outage = False
+        """Set by the supervisor while a planned disconnection is in progress."""
+        self.schedule: ProbeSchedule | None = None
+        self.slots_done = 0
+        self.heartbeat_seq = 0
+        self.connection_state = "connecting"
+        self.app_message: str = '{"message":"ping"}'
+        self.lost_reported = False
+        self._window_index = 1
+
+    # -- emitting ------------------------------------------------------------
+
+    def event(self, name: str, **attrs: AttrValue) -> None:
+        """Emit one event of this target."""
+        self._d.event(Event(self.id, name, time.time(), attrs))
+
+    def _transition(self, kind: ProbeKind, tr: Transition | None) -> None:
+        if tr is None:
+            return
+        value: AttrValue = "timeout" if tr.value is None else tr.value
+        self._d.event(
+            Event(
+                self.id,
+                tr.event_name,
+                time.time(),
+                {
+                    "metric": tr.metric,
+                    "probe": kind.value,
+                    "level": tr.to_level.name.lower(),
+                    "from": tr.from_level.name.lower(),
+                    "value": value,
+                },
+            )
+        )
+
+    def record(self, sample: Sample, *, planned: bool = False) -> None:
+        """Account for one probe sample and deliver it (control/application)."""
+        st = self.state[sample.probe]
+        st.stats.add(sample, planned=planned)
+        if not (planned or sample.local_stall):
+            m = st.machines
+            if sample.timed_out:
+                st.consecutive += 1
+            else:
+                st.consecutive = 0
+            self._transition(sample.probe, m["rtt"].observe(sample.rtt_s))
+            if sample.jitter_s is not None:
+                self._transition(sample.probe, m["jitter"].observe(sample.jitter_s))
+            self._transition(sample.probe, m["consecutive_timeouts"].observe(float(st.consecutive)))
+            stability = st.stats.stability()
+            if stability is not None:
+                self._transition(sample.probe, m["stability"].observe(stability))
+        self._d.sample(sample)
+
+    def record_heartbeat(self, sample: Sample) -> None:
+        """Account for one heartbeat-gap sample and deliver it."""
+        st = self.state[ProbeKind.HEARTBEAT]
+        st.stats.add(sample)
+        if not sample.local_stall and sample.gap_s is not None:
+            self._transition(
+                ProbeKind.HEARTBEAT, st.machines["heartbeat_silence"].observe(sample.gap_s)
+            )
+        self._d.sample(sample)
+
+    # -- heartbeats ------------------------------------------------------------
+
+    def on_heartbeat(self, link: Link, t: float) -> None:
+        """A heartbeat arrived on ``link`` at ``t`` (called from the reader)."""
+        prev = link.last_heartbeat
+        link.last_heartbeat = t
+        link.heartbeats += 1
+        link.silence_reported = False
+        if prev is None or link is not self.link:
+            return  # the first heartbeat of a connection has no gap
+        gap = t - prev
+        crit = self.cfg.thresholds.heartbeat_silence.critical
+        self.heartbeat_seq += 1
+        self.record_heartbeat(
+            Sample(
+                self.id,
+                ProbeKind.HEARTBEAT,
+                self.heartbeat_seq,
+                prev,
+                None,
+                None,
+                gap > crit,
+                time.time(),
+                local_stall=self._lag.stalled_during(prev, t),
+                gap_s=gap,
+            )
+        )
+
+    def check_silence(self, now: float) -> None:
+        """Report heartbeat silence on the current link beyond the critical level."""
+        link = self.link
+        if not self.heartbeats or link is None or link.silence_reported or not link.usable:
+            return
+        since = link.last_heartbeat if link.last_heartbeat is not None else link.opened_at
+        silence = now - since
+        if silence <= self.cfg.thresholds.heartbeat_silence.critical:
+            return
+        link.silence_reported = True
+        stalled = self._lag.stalled_during(since, now)
+        self.heartbeat_seq += 1
+        self.record_heartbeat(
+            Sample(
+                self.id,
+                ProbeKind.HEARTBEAT,
+                self.heartbeat_seq,
+                since,
+                None,
+                None,
+                True,
+                time.time(),
+                local_stall=stalled,
+                gap_s=silence,
+            )
+        )
+        if not stalled:
+            self.event("timeout", probe=ProbeKind.HEARTBEAT.value, silence_s=silence)
+            link.declare_dead("heartbeat_silence")
+
+    # -- the probe loop -------------------------------------------------------
+
+    async def run(self, start: float) -> None:
+        """Probe forever on the absolute schedule starting at ``start``."""
+        cfg = self.cfg
+        sched = ProbeSchedule(start, cfg.interval, self.phase)
+        self.schedule = sched
+        stall = self._lag.threshold
+        k = 0
+        while True:
+            due = sched.due(k)
+            await trio.sleep_until(due)
+            now = trio.current_time()
+            if now - due > cfg.interval:
+                # a local stall swallowed whole slots: record them, never skip silently
+                latest = sched.next_slot(now)
+                if sched.due(latest) > now:
+                    latest -= 1
+                for m in range(k, latest):
+                    self._missed_slot(m, sched.due(m))
+                k = latest
+                due = sched.due(k)
+            await self._slot(k, due, sched.due(k + 1), late=now - due > stall)
+            self.slots_done = k + 1
+            if self.heartbeats:
+                self.check_silence(trio.current_time())
+            if due >= start + self._window_index * self._window:
+                self._emit_window()
+            k += 1
+
+    def _emit_window(self) -> None:
+        self._window_index += 1
+        attrs: dict[str, AttrValue] = {"window_s": self._window}
+        for kind, st in self.state.items():
+            for key, value in st.stats.window_summary().items():
+                attrs[f"{kind.value}.{key}"] = value
+            st.stats.reset_window()
+        self._d.event(Event(self.id, "window", time.time(), attrs))
+
+    def _missed_slot(self, k: int, due: float) -> None:
+        at = time.time()
+        for kind in self.kinds:
+            self.record(Sample(self.id, kind, k, due, None, None, True, at, local_stall=True))
+
+    def _disconnected_slot(self, k: int, due: float) -> None:
+        at = time.time()
+        planned = self.planned_outage
+        stalled = self._lag.stalled_during(due, due)
+        for kind in self.kinds:
+            self.record(
+                Sample(self.id, kind, k, due, None, None, True, at, local_stall=stalled),
+                planned=planned,
+            )
+
+    async def _slot(self, k: int, due: float, next_due: float, *, late: bool) -> None:
+        link = self.link
+        if link is None or not link.usable:
+            self._disconnected_slot(k, due)
+            return
+        kinds = self.kinds
+        control = ProbeKind.CONTROL in kinds
+        app = ProbeKind.APPLICATION in kinds
+        done = link.begin_slot(k, int(control) + int(app))
+        ws = link.ws
+        t0 = trio.current_time()
+        sent_c: float | None = None
+        sent_a: float | None = None
+        t0_a = t0
+        send_failed = False
+        # Register before writing: the pong can be read while send_all yields.
+        with trio.move_on_at(next_due) as send_scope:
+            try:
+                if control:
+                    payload = link.control.on_sent(k, t0)
+                    sent_c = await ws.send_ping(payload)
+                if app:
+                    t0_a = trio.current_time()
+                    link.app.on_sent(k, t0_a)
+                    sent_a = await ws.send_text(self.app_message)
+            except ConnectionClosed:
+                send_failed = True
+        if send_scope.cancelled_caught:
+            # a write blocked for a whole interval: the stream is unusable
+            link.declare_dead("send_stalled")
+        first_sent = sent_c if sent_c is not None else sent_a
+        base = max(due, first_sent if first_sent is not None else t0)
+        deadline = min(base + self.cfg.timeout, next_due)
+        if not send_failed and not link.dead.is_set():
+            with trio.move_on_at(deadline):
+                await done.wait()
+        end = trio.current_time()
+        link.end_slot()
+        stalled = late or self._lag.stalled_during(due, end)
+        all_lost = True
+        at = time.time()
+        if control:
+            rtt = None
+            rx_c = link.control_rx
+            if rx_c is not None and sent_c is not None:
+                rtt = rx_c - sent_c if rx_c >= sent_c else rx_c - t0
+            else:
+                link.control.on_deadline(k, end)
+            all_lost &= self._emit_probe(ProbeKind.CONTROL, k, due, sent_c, rtt, at, stalled)
+        if app:
+            rtt = None
+            rx: float | None = link.app_rx
+            if rx is None:
+                for res in link.app.on_deadline(k, end):
+                    if res.seq == k and not res.timed_out and res.rtt is not None:
+                        rx = res.sent + res.rtt
+            if rx is not None and sent_a is not None:
+                rtt = rx - sent_a if rx >= sent_a else rx - t0_a
+            all_lost &= self._emit_probe(ProbeKind.APPLICATION, k, due, sent_a, rtt, at, stalled)
+        if all_lost and not stalled:
+            link.lost_slots += 1
+            if link.lost_slots >= DEAD_AFTER:
+                link.declare_dead("probe_timeouts")
+        else:
+            link.lost_slots = 0
+
+    def _emit_probe(
+        self,
+        kind: ProbeKind,
+        k: int,
+        due: float,
+        sent: float | None,
+        rtt: float | None,
+        at: float,
+        stalled: bool,
+    ) -> bool:
+        st = self.state[kind]
+        jitter = st.stats.ipdv(rtt)
+        timed_out = rtt is None
+        sample = Sample(
+            self.id, kind, k, due, sent, rtt, timed_out, at, jitter_s=jitter, local_stall=stalled
+        )
+        self.record(sample)
+        if timed_out and not stalled:
+            self.event("timeout", probe=kind.value, seq=k)
+        return timed_out
+
+    # -- summaries ----------------------------------------------------------------
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per probe kind, the whole-run summary (JSON-able)."""
+        return {kind.value: st.stats.summary() for kind, st in self.state.items()}
+
+    def levels(self) -> dict[str, str]:
+        """Current threshold levels, ``"<probe>.<metric>" -> "ok"|"warning"|"critical"``."""
+        out: dict[str, str] = {}
+        for kind, st in self.state.items():
+            for name, machine in st.machines.items():
+                out[f"{kind.value}.{name}"] = machine.level.name.lower()
+        return out
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
