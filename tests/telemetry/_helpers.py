@@ -88,11 +88,12 @@ def event(name: str, at: float, target: str = TARGET, **attrs: Any) -> Event:
 
 
 def scripted_run() -> Iterator[Sample | Event]:
-    """A run touching every metric, span and audit kind (60 s window)."""
+    """A run touching every metric, span and audit kind (60 s window), with the
+    event shapes the monitor emits (genesys_pulse.monitor._target/_supervisor)."""
     yield event("monitor.started", 0.0, target="*")
-    yield event("token.issued", 0.2, duration_s=0.15)
+    yield event("token.issued", 0.2, duration_s=0.15, expires_in_s=86399)
     yield event("channel.created", 0.4, duration_s=0.1)
-    yield event("connection.restored", 0.6, handshake_s=0.12, subscribe_s=0.05)
+    yield event("subscribed", 0.5)  # not an event name we know: ignored
     prev = None
     for k in range(1, 30):
         rtt = 0.040 + 0.001 * (k % 5)
@@ -102,17 +103,40 @@ def scripted_run() -> Iterator[Sample | Event]:
         prev = rtt
         yield sample(k, ProbeKind.APPLICATION, rtt + 0.01, jitter=0.001 if k > 1 else None)
     yield sample(30, ProbeKind.CONTROL, None)
-    yield event("timeout", 31.0, probe="control", timeout_s=1.0, seq=30)
+    yield event("timeout", 31.0, probe="control", seq=30)
     yield sample(31, ProbeKind.HEARTBEAT, None, gap=30.2)
-    yield event("threshold.breach", 32.0, metric="rtt_control", level="warning", value=0.45)
+    yield event(
+        "threshold.breach", 32.0, metric="rtt", probe="control", level="warning", value=0.45
+    )
     yield event("socket_closing", 40.0)
-    yield event("rotation", 41.0)
+    yield event("rotation", 41.0, reason="socket_closing")
     yield event("token.refresh", 42.0)
-    yield event("threshold.clear", 45.0, metric="rtt_control", level="ok")
-    yield event("connection.lost", 50.0, close_code=1011, reason="error")
-    yield event("reconnect", 50.5, reason="error")
+    yield event("threshold.clear", 45.0, metric="rtt", probe="control", level="ok", value=0.05)
+    yield event(
+        "connection.lost",
+        50.0,
+        reason="closed",
+        code=1011,
+        close_reason="server error",
+        planned=False,
+    )
+    yield event("reconnect", 50.5, reason="error", delay_s=0.25, error="ConnectError")
     yield event("token.failed", 51.0, error="temporarily_unavailable")
-    yield event("channel.expired", 52.0)
-    yield event("connection.restored", 53.0)
-    yield event("window", 60.0, stability=0.98, pings=60, timeouts=1, rtt_p50=0.042)
+    yield event("reconnect", 51.5, reason="token", delay_s=0.5, error="ApiError")
+    yield event("channel.expired", 52.0, status=404)
+    yield event("token.issued", 52.2, duration_s=0.1)
+    yield event("channel.created", 52.4)
+    yield event("connection.restored", 53.0, outage_s=3.0)
+    yield event(
+        "window",
+        60.0,
+        window_s=60.0,
+        **{
+            "control.stability": 0.98,
+            "control.count": 30,
+            "control.timeouts": 1,
+            "control.p50_s": 0.042,
+            "application.stability": 1.0,
+        },
+    )
     yield event("monitor.stopped", 61.0, target="*")

@@ -18,7 +18,7 @@ EXPECTED = {
     "genesys.websocket.ping.jitter.smoothed": ("s", Gauge, True),
     "genesys.websocket.pings": ("{ping}", Sum, True),
     "genesys.websocket.ping.timeouts": ("{timeout}", Sum, True),
-    "genesys.websocket.stability": ("1", Gauge, False),
+    "genesys.websocket.stability": ("1", Gauge, True),
     "genesys.websocket.heartbeat.gap": ("s", Histogram, True),
     "genesys.websocket.reconnects": ("{reconnect}", Sum, False),
     "genesys.websocket.connection.state": ("1", Gauge, False),
@@ -37,6 +37,7 @@ def run_script(**kwargs: object):
         window=60.0,
         target_attrs=TARGET_ATTRS,
         redacted_config={"targets": [{"id": TARGET, "client_secret": "***"}]},
+        probe_timeouts={TARGET: {"control": 1.0, "application": 1.0, "heartbeat": 90.0}},
         **kwargs,  # type: ignore[arg-type]
     )
     for item in scripted_run():
@@ -90,20 +91,22 @@ def test_metric_values() -> None:
     assert by_type("genesys.websocket.ping.jitter.smoothed")["application"].value == pytest.approx(
         j
     )
-    (stab,) = points["genesys.websocket.stability"][1]
-    assert stab.value == pytest.approx(0.98)
-    (rec,) = points["genesys.websocket.reconnects"][1]
-    assert rec.value == 1 and dict(rec.attributes)["reason"] == "error"
+    stab = by_type("genesys.websocket.stability")
+    assert stab["control"].value == pytest.approx(0.98) and stab["application"].value == 1.0
+    reasons = {
+        dict(dp.attributes)["reason"]: dp.value for dp in points["genesys.websocket.reconnects"][1]
+    }
+    assert reasons == {"error": 1, "token": 1}
     (conn,) = points["genesys.websocket.connection.state"][1]
     assert conn.value == 1
     states = {
-        dict(dp.attributes)["metric"]: dp.value
+        (dict(dp.attributes)["metric"], dict(dp.attributes)["genesys.ping.type"]): dp.value
         for dp in points["genesys.websocket.threshold.state"][1]
     }
-    assert states["rtt_control"] == 0 and set(states) >= {
-        "jitter",
-        "stability",
-        "heartbeat_silence",
+    metrics = ("rtt", "jitter", "consecutive_timeouts", "stability")
+    assert states == {
+        **{(m, t): 0 for m in metrics for t in ("control", "application")},
+        ("heartbeat_silence", "heartbeat"): 0,
     }
     (lag,) = points["genesys.monitor.loop.lag"][1]
     assert lag.count == 59 and lag.max == pytest.approx(0.002)
@@ -112,13 +115,17 @@ def test_metric_values() -> None:
 def test_threshold_state_levels() -> None:
     p = pipeline()
     sink = OTelSink(meter_provider=p.meter_provider, target_attrs={})
-    sink.on_event(event("threshold.breach", 1, metric="jitter", level="critical"))
-    sink.on_event(event("threshold.breach", 2, metric="stability", level=1))
+    sink.on_sample(sample(1, ProbeKind.APPLICATION))
+    sink.on_event(
+        event("threshold.breach", 1, metric="jitter", probe="application", level="critical")
+    )
+    sink.on_event(event("threshold.breach", 2, metric="stability", probe="application", level=1))
+    sink.on_event(event("threshold.breach", 3, metric="x" * 80, probe="application", level=1))
     states = {
         dict(dp.attributes)["metric"]: dp.value
         for dp in p.metric_points()["genesys.websocket.threshold.state"][1]
     }
-    assert states["jitter"] == 2 and states["stability"] == 1 and states["rtt_control"] == 0
+    assert states == {"jitter": 2, "stability": 1, "rtt": 0, "consecutive_timeouts": 0}
 
 
 def test_probe_window_span_carries_summary_and_events() -> None:
@@ -127,8 +134,8 @@ def test_probe_window_span_carries_summary_and_events() -> None:
     (window,) = [s for s in spans if s.name == "genesys_pulse.probe_window"]
     assert window.attributes is not None
     assert window.attributes["monitor.target"] == TARGET
-    assert window.attributes["genesys_pulse.window.stability"] == 0.98
-    assert window.attributes["genesys_pulse.window.rtt_p50"] == 0.042
+    assert window.attributes["genesys_pulse.window.control.stability"] == 0.98
+    assert window.attributes["genesys_pulse.window.control.p50_s"] == 0.042
     assert window.attributes["genesys_pulse.span_events.dropped"] == 0
     assert window.end_time == int((T0 + 60.0) * 1e9)
     assert window.end_time - window.start_time <= 60 * 10**9
@@ -154,17 +161,15 @@ def test_connect_span_with_phases() -> None:
     first = connects[0]
     assert first.status.status_code is StatusCode.OK
     assert first.attributes is not None
-    assert list(first.attributes["genesys_pulse.connect.phases"]) == [
-        "channel",
-        "handshake",
-        "login",
-        "subscribe",
-    ]
+    assert list(first.attributes["genesys_pulse.connect.phases"]) == ["channel", "login"]
+    # the first connection has no connection.restored: the first answered probe ends it
+    assert first.end_time == int((T0 + 1 - 0.041) * 1e9)
     children = [
         s for s in spans if s.parent is not None and s.parent.span_id == first.context.span_id
     ]
     assert {c.name for c in children} == {
-        f"genesys_pulse.connect.{ph}" for ph in ("login", "channel", "handshake", "subscribe")
+        "genesys_pulse.connect.login",
+        "genesys_pulse.connect.channel",
     }
     login = next(c for c in children if c.name.endswith("login"))
     assert login.end_time - login.start_time == pytest.approx(0.15e9, rel=1e-3)
@@ -199,12 +204,13 @@ def test_audit_log_records() -> None:
     (timeout,) = by_name["genesys_pulse.timeout"]
     assert timeout.severity_text == "WARN" and timeout.severity_number.value == 13
     assert timeout.attributes["genesys.ping.type"] == "control"
+    assert timeout.attributes["timeout_s"] == 1.0
     assert timeout.attributes["monitor.target"] == TARGET
     assert timeout.timestamp == int((T0 + 31.0) * 1e9)
     (failed,) = by_name["genesys_pulse.token.failed"]
     assert failed.severity_text == "ERROR"
     (lost,) = by_name["genesys_pulse.connection.lost"]
-    assert lost.attributes["close_code"] == 1011
+    assert lost.attributes["code"] == 1011
     (started,) = by_name["genesys_pulse.monitor.started"]
     assert '"client_secret": "***"' in started.attributes["genesys_pulse.config"]
     # the timeout's log record is in the trace of the window span that holds its span event
@@ -290,12 +296,17 @@ def test_no_providers_uses_globals_without_error() -> None:
 def test_connection_records_carry_their_connect_span_context() -> None:
     p, _ = run_script()
     first = next(s for s in p.spans.get_finished_spans() if s.name == "genesys_pulse.connect")
-    logs = {r.log_record.event_name: r.log_record for r in p.logs.get_finished_logs()}
+    logs = {}
+    for r in p.logs.get_finished_logs():
+        logs.setdefault(r.log_record.event_name, r.log_record)
     for kind in ("token.issued", "channel.created"):
         assert logs[f"genesys_pulse.{kind}"].span_id == first.context.span_id, kind
+    last = [s for s in p.spans.get_finished_spans() if s.name == "genesys_pulse.connect"][-1]
     restored = [
         r.log_record
         for r in p.logs.get_finished_logs()
         if r.log_record.event_name == "genesys_pulse.connection.restored"
     ]
-    assert restored[0].span_id == first.context.span_id
+    assert restored[-1].span_id == last.context.span_id
+    assert list(last.attributes["genesys_pulse.connect.phases"]) == ["channel", "login"]
+    assert last.status.status_code is StatusCode.OK

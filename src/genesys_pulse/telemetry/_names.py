@@ -76,15 +76,13 @@ TARGET_ATTR_KEYS: Final = frozenset({A_ENVIRONMENT, A_SERVER_ADDRESS})
 S_CONNECT: Final = "genesys_pulse.connect"
 S_PROBE_WINDOW: Final = "genesys_pulse.probe_window"
 
-#: Threshold metrics the monitor evaluates (``threshold.state`` starts at 0 for each).
-THRESHOLD_METRICS: Final = (
-    "rtt_control",
-    "rtt_application",
-    "jitter",
-    "stability",
-    "consecutive_timeouts",
-    "heartbeat_silence",
-)
+#: Threshold metrics the monitor evaluates per probe type (``threshold.state``
+#: starts at 0 for each once a sample of that type was seen).
+THRESHOLD_METRICS_BY_KIND: Final = {
+    "control": ("rtt", "jitter", "consecutive_timeouts", "stability"),
+    "application": ("rtt", "jitter", "consecutive_timeouts", "stability"),
+    "heartbeat": ("heartbeat_silence",),
+}
 
 #: Reconnect reasons reported as-is; anything else is reported as ``other``.
 RECONNECT_REASONS: Final = frozenset(
@@ -99,6 +97,10 @@ RECONNECT_REASONS: Final = frozenset(
         "server_close",
         "network",
         "rotation",
+        "rotation_failed",
+        "channel_expiry",
+        "heartbeat_silence",
+        "closed",
         "takeover",
         "stall",
         "other",

@@ -110,16 +110,16 @@ class _Target:
         "connected",
         "ended_connect_ctx",
         "jitter",
+        "kinds_seen",
         "metric_attrs",
         "probe_attrs",
         "reason_attrs",
+        "timeouts",
         "w_dropped",
         "w_end",
         "w_events",
-        "w_pings",
         "w_span",
         "w_start",
-        "w_timeouts",
         "window_ctx",
     )
 
@@ -132,11 +132,12 @@ class _Target:
         self.probe_attrs: dict[ProbeKind, Mapping[str, AttrValue]] = {
             probe: {**base, N.A_PING_TYPE: probe.value} for probe in ProbeKind
         }
-        self.metric_attrs: dict[str, Mapping[str, AttrValue]] = {
-            metric: {**base, N.A_METRIC: metric} for metric in N.THRESHOLD_METRICS
-        }
+        # (metric, probe type) -> attributes of the threshold.state series
+        self.metric_attrs: dict[tuple[str, str], Mapping[str, AttrValue]] = {}
+        self.kinds_seen: set[ProbeKind] = set()
         self.reason_attrs: dict[str, Mapping[str, AttrValue]] = {}
         self.jitter: dict[ProbeKind, float] = {}
+        self.timeouts: Mapping[str, float] = {}
         self.connected = False
         # probe window span
         self.w_span: Span | None = None
@@ -145,8 +146,6 @@ class _Target:
         self.w_end = 0.0
         self.w_events = 0
         self.w_dropped = 0
-        self.w_pings = 0
-        self.w_timeouts = 0
         # connection attempt span
         self.connect_span: Span | None = None
         self.connect_ctx: Context | None = None
@@ -171,6 +170,9 @@ class OTelSink:
         ``monitor.started`` log record as JSON.
       secrets: exact strings that must never be exported (e.g. the client
         secrets); masked wherever they would appear in an attribute value.
+      probe_timeouts: per target, per probe type (``control``, ``application``,
+        ``heartbeat``), the limit in seconds reported as ``timeout_s`` on
+        ``ping.timeout`` span events when the monitor's event does not carry one.
       max_span_events: events kept per span (at most 128, the SDK's default
         limit); further events are counted in the span attribute
         ``genesys_pulse.span_events.dropped``.
@@ -190,6 +192,7 @@ class OTelSink:
         redacted_config: Mapping[str, Any] | None = None,
         secrets: tuple[str, ...] = (),
         max_span_events: int = DEFAULT_MAX_SPAN_EVENTS,
+        probe_timeouts: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         self.window = float(window)
         self.errors = 0
@@ -202,6 +205,7 @@ class OTelSink:
         )
         self._secrets = tuple(s for s in secrets if s)
         self._max_events = max(0, min(int(max_span_events), 128))
+        self._probe_timeouts = dict(probe_timeouts or {})
         self._targets: dict[str, _Target] = {}
         self._reasons_seen: set[str] = set()
 
@@ -304,12 +308,31 @@ class OTelSink:
         state = self._targets.get(target)
         if state is None:
             state = _Target(target, self._target_attrs.get(target, {}))
+            state.timeouts = self._probe_timeouts.get(target, {})
             self._targets[target] = state
-            # Make every per-target series exist from the start.
+            # The per-target series exist from the start.
             self._connection_state.set(0, state.base)
-            for attrs in state.metric_attrs.values():
-                self._threshold_state.set(0, attrs)
         return state
+
+    def _first_of_kind(self, state: _Target, probe: ProbeKind) -> None:
+        """Start the threshold.state series of a probe kind at 0 (ok)."""
+        state.kinds_seen.add(probe)
+        for metric in N.THRESHOLD_METRICS_BY_KIND[probe.value]:
+            self._threshold_state.set(0, self._metric_attrs(state, metric, probe.value))
+
+    def _metric_attrs(
+        self, state: _Target, metric: str, probe: str | None
+    ) -> Mapping[str, AttrValue] | None:
+        key = (metric, probe or "")
+        attrs = state.metric_attrs.get(key)
+        if attrs is None:
+            if len(state.metric_attrs) >= 32:
+                return None  # bounded: never more series than that per target
+            attrs = {**state.base, N.A_METRIC: metric}
+            if probe:
+                attrs[N.A_PING_TYPE] = probe
+            state.metric_attrs[key] = attrs
+        return attrs
 
     def _on_sample(self, s: Sample) -> None:
         state = self._targets.get(s.target) or self._state(s.target)
@@ -318,24 +341,28 @@ class OTelSink:
             self._end_connect(state, state.connect_start + self.window, ok=False, why="unfinished")
         probe = s.probe
         attrs = state.probe_attrs[probe]
+        if probe not in state.kinds_seen:
+            self._first_of_kind(state, probe)
         if probe is ProbeKind.HEARTBEAT:
             if s.gap_s is not None:
                 self._heartbeat_gap.record(s.gap_s, attrs)
             return
         self._pings.add(1, attrs)
-        state.w_pings += 1
         if s.sent_mono is not None:
             lag = s.sent_mono - s.scheduled_mono
             self._loop_lag.record(lag if lag > 0.0 else 0.0, state.base)
         if s.timed_out:
             self._timeouts.add(1, attrs)
-            state.w_timeouts += 1
             return
         if s.rtt_s is not None:
             self._rtt.record(s.rtt_s, attrs)
             if not state.connected:
+                # The monitor reports connection.restored only after a loss:
+                # the first answered probe shows the first connection is up.
                 state.connected = True
                 self._connection_state.set(1, state.base)
+                if state.connect_span is not None:
+                    self._end_connect(state, s.at - s.rtt_s, ok=True, why=None)
         d = s.jitter_s
         if d is not None:
             self._jitter.record(d, attrs)
@@ -374,10 +401,8 @@ class OTelSink:
                 self._reconnects.add(1, self._reason_attrs(state, attrs.get(N.A_REASON)))
         elif name in ("threshold.breach", "threshold.clear"):
             metric = attrs.get(N.A_METRIC)
-            if isinstance(metric, str):
-                m_attrs = state.metric_attrs.get(metric)
-                if m_attrs is None and len(state.metric_attrs) < 32:
-                    m_attrs = state.metric_attrs[metric] = {**state.base, N.A_METRIC: metric}
+            if isinstance(metric, str) and _REASON_RE.match(metric):
+                m_attrs = self._metric_attrs(state, metric, _probe_of(attrs))
                 if m_attrs is not None:
                     default = Level.WARNING if name == "threshold.breach" else Level.OK
                     level = attrs.get("level", attrs.get("state"))
@@ -422,7 +447,7 @@ class OTelSink:
         state.w_span = span
         state.window_ctx = trace.set_span_in_context(span)
         state.w_start = start
-        state.w_events = state.w_dropped = state.w_pings = state.w_timeouts = 0
+        state.w_events = state.w_dropped = 0
 
     def _end_window(
         self,
@@ -437,14 +462,12 @@ class OTelSink:
             return
         if summary is not None:
             for key, value in redact_attributes(summary, extra_secrets=self._secrets).items():
-                span.set_attribute(key if "." in key else "genesys_pulse.window." + key, value)
-            stability = summary.get("stability")
-            if isinstance(stability, int | float) and not isinstance(stability, bool):
-                self._stability.set(float(stability), state.base)
-            elif state.w_pings:
-                self._stability.set(1.0 - state.w_timeouts / state.w_pings, state.base)
-        span.set_attribute("genesys_pulse.window.pings", state.w_pings)
-        span.set_attribute("genesys_pulse.window.timeouts", state.w_timeouts)
+                span.set_attribute("genesys_pulse.window." + key, value)
+            # "<probe>.stability" per probe kind (the monitor's sliding stability window)
+            for probe in _RTT_PROBES:
+                stability = summary.get(probe.value + ".stability")
+                if isinstance(stability, int | float) and not isinstance(stability, bool):
+                    self._stability.set(float(stability), state.probe_attrs[probe])
         span.set_attribute("genesys_pulse.span_events.dropped", state.w_dropped)
         if forced:
             span.set_attribute("genesys_pulse.window.forced_end", True)
@@ -472,7 +495,7 @@ class OTelSink:
         if name == "reconnect":
             if span is not None:
                 self._end_connect(state, e.at, ok=False, why="reconnect")
-            span = self._start_connect(state, e.at)
+            span = self._start_connect(state, e.at + self._duration(e.attributes, "delay_s"))
             return
         phase = _CONNECT_PHASES.get(name)
         if (
@@ -549,12 +572,15 @@ class OTelSink:
                 attrs.pop("type", None)
                 attrs[N.A_PING_TYPE] = probe
             timeout = e.attributes.get("timeout_s", e.attributes.get("timeout"))
-            if isinstance(timeout, int | float) and not isinstance(timeout, bool):
+            if not isinstance(timeout, int | float) or isinstance(timeout, bool):
+                state = self._targets.get(e.target)
+                timeout = state.timeouts.get(probe or "") if state is not None else None
+            if timeout is not None:
                 attrs["timeout_s"] = float(timeout)
         return attrs
 
     def _reason_attrs(self, state: _Target, reason: AttrValue | None) -> Mapping[str, AttrValue]:
-        r = reason if isinstance(reason, str) else "other"
+        r = reason.partition(":")[0] if isinstance(reason, str) else "other"
         if r not in N.RECONNECT_REASONS and (
             not _REASON_RE.match(r) or len(self._reasons_seen | {r}) > 32
         ):
