@@ -368,7 +368,7 @@ def _flag(query: Mapping[str, str], name: str) -> bool:
 def _parse_topic_body(req: Request, ctx: Context) -> list[str] | Response:
     try:
         data = json.loads(req.body.decode("utf-8")) if req.body.strip() else None
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return error_response(
             400, ctx.correlation_id, "Unable to parse the request body as JSON.", "bad.request"
         )

@@ -262,6 +262,9 @@ class Emulator:
                 await self._send_raw_error(stream, 400)
                 return False
             self.stats["requests"] += 1
+            if sum(len(k) + len(v) + 4 for k, v in event.headers) > _MAX_HEAD:
+                self.stats["protocol_errors"] += 1
+                await self._send_raw_error(stream, 431, "Request header fields too large.")
             request = _to_request(event)
 
             # -- WebSocket hand-off --
@@ -339,12 +342,14 @@ class Emulator:
                 budget -= len(data)
 
     def _too_large(self, request: Request) -> Response:
+        correlation = self._correlation_id()
         response = _rest.error_response(
             413,
-            self._correlation_id(),
+            correlation,
             f"The request body exceeds the maximum of {self.settings.max_body} bytes.",
             "request.entity.too.large",
         )
+        self._add_common_headers(response, correlation, [])
         response.headers.append(("Connection", "close"))
         request.headers["connection"] = "close"
         return response
@@ -364,16 +369,27 @@ class Emulator:
             self.stats["internal_errors"] += 1
             log.exception("emulator: handler failed for %s %s", request.method, request.path[:200])
             response = _rest.error_response(500, ctx.correlation_id)
-        if not ctx.rate_headers:
+        self._add_common_headers(response, ctx.correlation_id, ctx.rate_headers)
+        return response
+
+    def _add_common_headers(
+        self, response: Response, correlation_id: str, rate_headers: list[tuple[str, str]]
+    ) -> None:
+        """Add ``ININ-Correlation-Id`` and ``inin-ratelimit-*`` (every response has them).
+
+        Requests without a valid token are counted in an unlimited shared
+        ``anonymous`` window, so their rate-limit headers are still meaningful.
+        """
+        if not rate_headers:
+            now = trio.current_time()
             _, window = self.state.take_rate("anonymous", None, now)
-            ctx.rate_headers = [
+            rate_headers = [
                 ("inin-ratelimit-count", str(window.count)),
                 ("inin-ratelimit-allowed", str(self.settings.rate_limit_per_minute)),
                 ("inin-ratelimit-reset", str(window.reset_in(now))),
             ]
-        response.headers.extend(ctx.rate_headers)
-        response.headers.append(("ININ-Correlation-Id", ctx.correlation_id))
-        return response
+        response.headers.extend(rate_headers)
+        response.headers.append(("ININ-Correlation-Id", correlation_id))
 
     async def _respond(
         self, conn: h11.Connection, stream: trio.abc.Stream, request: Request, response: Response
@@ -429,8 +445,8 @@ class Emulator:
                 correlation,
                 f"Channel {channel_id[:100]} was not found or has expired.",
             )
+            self._add_common_headers(response, correlation, [])
             response.headers.append(("Connection", "close"))
-            response.headers.append(("ININ-Correlation-Id", correlation))
             await self._respond(conn, stream, request, response)
             return False
         streaming = importlib.import_module("genesys_pulse.emulator._streaming")
