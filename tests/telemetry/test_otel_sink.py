@@ -310,3 +310,23 @@ def test_connection_records_carry_their_connect_span_context() -> None:
     assert restored[-1].span_id == last.context.span_id
     assert list(last.attributes["genesys_pulse.connect.phases"]) == ["channel", "login"]
     assert last.status.status_code is StatusCode.OK
+
+
+def test_monitor_wide_events_create_no_target_series() -> None:
+    p = pipeline()
+    sink = OTelSink(
+        meter_provider=p.meter_provider,
+        tracer_provider=p.tracer_provider,
+        logger_provider=p.logger_provider,
+    )
+    sink.on_sample(sample(1))
+    sink.on_event(event("local_stall", 2, target="*", lateness_s=0.3, duration_s=0.3))
+    sink.on_event(event("monitor.stopped", 3, target="*"))
+    targets = {
+        dict(dp.attributes)["monitor.target"] for _, dps in p.metric_points().values() for dp in dps
+    }
+    assert targets == {TARGET}
+    (span,) = p.spans.get_finished_spans()
+    assert [e.name for e in span.events] == ["local_stall"]
+    names = [r.log_record.event_name for r in p.logs.get_finished_logs()]
+    assert names == ["genesys_pulse.local_stall", "genesys_pulse.monitor.stopped"]

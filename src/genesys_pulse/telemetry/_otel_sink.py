@@ -378,7 +378,13 @@ class OTelSink:
             self._emit_log(None, e)
             self.close(e.at)
             return
-        if name == "monitor.started" and e.target in _MONITOR_WIDE:
+        if e.target in _MONITOR_WIDE:
+            # about the whole monitor (monitor.started, local_stall, ...): a log
+            # record, and a span event on every open probe window
+            span_event = _SPAN_EVENT_NAMES.get(name)
+            if span_event is not None:
+                for state in self._targets.values():
+                    self._add_span_event(state, span_event, e)
             self._emit_log(None, e)
             return
         state = self._state(e.target)
@@ -417,17 +423,22 @@ class OTelSink:
         state.ended_connect_ctx = None
         self._connect_span(state, e)
         span_event = _SPAN_EVENT_NAMES.get(name)
-        if span_event is not None and state.w_span is not None:
-            if state.w_events < self._max_events:
-                state.w_events += 1
-                state.w_span.add_event(span_event, self._span_event_attrs(e), _ns(e.at))
-            else:
-                state.w_dropped += 1
+        if span_event is not None:
+            self._add_span_event(state, span_event, e)
 
         # logs
         self._emit_log(state, e)
 
     # ---- spans
+
+    def _add_span_event(self, state: _Target, name: str, e: Event) -> None:
+        if state.w_span is None:
+            return
+        if state.w_events < self._max_events:
+            state.w_events += 1
+            state.w_span.add_event(name, self._span_event_attrs(e), _ns(e.at))
+        else:
+            state.w_dropped += 1
 
     def _window(self, state: _Target, at: float) -> None:
         """Make sure a probe-window span is open for *state* at wall time *at*."""

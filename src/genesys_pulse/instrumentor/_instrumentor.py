@@ -1,0 +1,172 @@
+"""``GenesysPulseInstrumentor``: the monitor inside any OpenTelemetry-instrumented host.
+
+Under ``opentelemetry-instrument`` the auto-instrumentation loader finds this
+class through the ``opentelemetry_instrumentor`` entry point named
+``genesys_pulse`` (so ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=genesys_pulse``
+skips it before it is even imported) and calls :meth:`instrument` after the
+configurator has installed the global providers.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
+    BaseInstrumentor,
+)
+
+from genesys_pulse.instrumentor._thread import MonitorThread
+from genesys_pulse.instrumentor.package import _instruments
+
+__all__ = ["FORKED_WORKERS_ENV", "GenesysPulseInstrumentor"]
+
+_log = logging.getLogger("genesys_pulse.instrumentor")
+
+FORKED_WORKERS_ENV = "GENESYS_PULSE_IN_FORKED_WORKERS"
+"""Set to ``1`` to run a monitor in forked worker processes too (default: only the parent)."""
+
+STOP_TIMEOUT = 5.0
+"""Seconds ``uninstrument()`` and the exit hook wait for the monitor thread."""
+
+_fork_hook_lock = threading.Lock()
+_fork_hook_registered = False
+
+
+class GenesysPulseInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Runs the genesys-pulse monitor in a daemon thread of the host process.
+
+    ``instrument(**kwargs)`` accepts:
+
+    * ``tracer_provider``, ``meter_provider``, ``logger_provider``: where the
+      monitor reports (default: the global providers the host configured);
+    * ``config``: a :class:`~genesys_pulse.core.config.MonitorConfig` (default:
+      loaded from ``GENESYS_PULSE_CONFIG`` or the ``GENESYS_PULSE_*`` variables);
+    * ``env``: the environment mapping to read (default ``os.environ``);
+    * ``connector``: a transport connector (tests, in-process emulators).
+
+    It never raises into the host: a missing or invalid configuration is
+    logged once (at ERROR; at DEBUG when nothing at all is configured) and the
+    plugin stays inert.
+    """
+
+    _monitor: MonitorThread | None = None
+    _kwargs: dict[str, Any] | None = None
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        """None: the monitor patches no library."""
+        return _instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        try:
+            self._start(kwargs)
+        except Exception as exc:  # the host must start whatever happens
+            self._monitor = None
+            _log.error("genesys-pulse: monitor not started: %s", _safe(exc))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        try:
+            atexit.unregister(self._at_exit)
+            self._stop(STOP_TIMEOUT)
+        except Exception:
+            _log.debug("genesys-pulse: uninstrument failed", exc_info=True)
+        self._kwargs = None
+
+    # ------------------------------------------------------------------ internals
+
+    @property
+    def running(self) -> bool:
+        """Whether a monitor thread is running in this process."""
+        return self._monitor is not None and self._monitor.alive
+
+    def _start(self, kwargs: Mapping[str, Any]) -> None:
+        from genesys_pulse.core.config import MonitorConfig, load_config, missing_credentials
+        from genesys_pulse.telemetry import otel_sinks_for
+
+        env: Mapping[str, str] = kwargs.get("env") or os.environ
+        config = kwargs.get("config")
+        if config is None:
+            if not any(k.startswith("GENESYS_PULSE_") for k in env):
+                _log.debug("genesys-pulse: no GENESYS_PULSE_* configuration; plugin inert")
+                return
+            config = load_config(None, env)
+        if not isinstance(config, MonitorConfig):
+            raise TypeError("config= must be a MonitorConfig")
+        missing = missing_credentials(config)
+        if missing:
+            raise ValueError("credentials are not set: set " + ", ".join(missing))
+        if not config.targets:
+            raise ValueError("no targets configured")
+        sinks = otel_sinks_for(
+            config,
+            meter_provider=kwargs.get("meter_provider"),
+            tracer_provider=kwargs.get("tracer_provider"),
+            logger_provider=kwargs.get("logger_provider"),
+        )
+        self._kwargs = dict(kwargs)
+        self._monitor = MonitorThread(config, sinks, connector=kwargs.get("connector"))
+        self._monitor.start()
+        atexit.register(self._at_exit)
+        _register_fork_hook()
+        _log.info(
+            "genesys-pulse: monitoring %d target(s) in a background thread", len(config.targets)
+        )
+
+    def _stop(self, timeout: float) -> bool:
+        monitor, self._monitor = self._monitor, None
+        if monitor is None:
+            return True
+        done = monitor.stop(timeout)
+        if not done:
+            _log.warning("genesys-pulse: monitor thread did not stop within %.1f s", timeout)
+        return done
+
+    def _at_exit(self) -> None:
+        try:
+            self._stop(STOP_TIMEOUT)
+        except Exception:
+            pass
+
+    def _after_fork_in_child(self) -> None:
+        """In a forked child the monitor thread does not exist: forget it, maybe restart."""
+        monitor, self._monitor = self._monitor, None
+        kwargs = self._kwargs
+        if monitor is None or kwargs is None:
+            return
+        env: Mapping[str, str] = kwargs.get("env") or os.environ
+        if env.get(FORKED_WORKERS_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+            try:
+                self._start(kwargs)
+            except Exception as exc:
+                _log.error("genesys-pulse: monitor not started in worker: %s", _safe(exc))
+        else:
+            # no double probing: the parent keeps probing; this worker stays inert
+            atexit.unregister(self._at_exit)
+
+
+def _register_fork_hook() -> None:
+    global _fork_hook_registered
+    with _fork_hook_lock:
+        if _fork_hook_registered or not hasattr(os, "register_at_fork"):
+            return
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _fork_hook_registered = True
+
+
+def _after_fork_in_child() -> None:
+    try:
+        GenesysPulseInstrumentor()._after_fork_in_child()
+    except Exception:
+        pass
+
+
+def _safe(exc: BaseException) -> str:
+    """A one-line description of *exc* with known secret shapes masked."""
+    from genesys_pulse.telemetry import redact_attributes
+
+    text = f"{type(exc).__name__}: {exc}"
+    return str(redact_attributes({"m": " ".join(text.split())[:2000]})["m"])
