@@ -132,3 +132,21 @@ def test_every_target_in_exactly_one_shard_and_stable_when_targets_are_added() -
     assert all(shard_of(t, n) == first[t] for t in more if t in first)
     with pytest.raises(ValueError):
         shard_of("x", 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.floats(0, 1e6),
+    interval=st.floats(0.1, 5.0),
+    phase=st.floats(0, 5.0),
+    k=st.integers(0, 1_000_000),
+)
+def test_never_drifts_property(start: float, interval: float, phase: float, k: int) -> None:
+    s = ProbeSchedule(start, interval, phase)
+    exact = Fraction(start) + Fraction(phase) + k * Fraction(interval)
+    # at most a few roundings of a value below 6e6: far below a microsecond
+    assert abs(Fraction(s.due(k)) - exact) < Fraction(1, 10**8)
+    # and slots are strictly increasing and interval apart (to rounding)
+    if k:
+        assert s.due(k) > s.due(k - 1)
+        assert abs((s.due(k) - s.due(k - 1)) - interval) < 1e-8

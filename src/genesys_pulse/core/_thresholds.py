@@ -153,7 +153,9 @@ class ThresholdMachine:
     __slots__ = (
         "_counts",
         "_critical",
+        "_current",
         "_direction",
+        "_higher",
         "_level",
         "_pos",
         "_ring",
@@ -194,6 +196,8 @@ class ThresholdMachine:
         self.raise_n = raise_n
         self.clear_m = clear_m
         self._level = Level.OK
+        self._current = 0
+        self._higher = direction is Direction.HIGHER_IS_WORSE
         # ring of the last raise_n severities; -1 marks an empty slot
         self._ring: list[int] = [-1] * raise_n
         self._pos = 0
@@ -250,7 +254,13 @@ class ThresholdMachine:
 
     def observe(self, value: float | None) -> Transition | None:
         """Feed one value (``None`` = timeout); return the transition it caused, if any."""
-        sev = int(severity(value, self._warning, self._critical, self._direction))
+        # severity, inlined (this runs for every sample of every metric)
+        if value is None or value != value:
+            sev = 2
+        elif self._higher:
+            sev = 2 if value >= self._critical else (1 if value >= self._warning else 0)
+        else:
+            sev = 2 if value <= self._critical else (1 if value <= self._warning else 0)
         ring = self._ring
         counts = self._counts
         pos = self._pos
@@ -271,7 +281,7 @@ class ThresholdMachine:
 
         k = self.raise_k
         raised = 2 if counts[2] >= k else (1 if counts[1] >= k else 0)
-        current = int(self._level)
+        current = self._current
         if raised > current:
             return self._move(Level(raised), value)
         if current > 0 and runs[current] >= self.clear_m:
@@ -285,11 +295,13 @@ class ThresholdMachine:
     def _move(self, to: Level, value: float | None) -> Transition:
         transition = Transition(self.metric, self._level, to, value)
         self._level = to
+        self._current = int(to)
         return transition
 
     def reset(self) -> None:
         """Forget all values and return to ``OK`` without emitting a transition."""
         self._level = Level.OK
+        self._current = 0
         self._ring = [-1] * self.raise_n
         self._pos = 0
         self._counts = [0, 0, 0]
