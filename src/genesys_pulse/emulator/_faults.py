@@ -862,7 +862,11 @@ class FaultSpec:
         return None
 
     def __str__(self) -> str:
-        args = [f"{k}={v}" for k, v in self.params.items() if v is not None]
+        """The spec as command-line text (parses back with :func:`parse_fault_spec`)."""
+        if "delay" in self.params:
+            args = [str(self.params["delay"])]
+        else:
+            args = [f"{k}={v}" for k, v in self.params.items() if v is not None]
         if self.channel:
             args.append(f"channel={self.channel}")
         return self.name + ("=" + ":".join(args) if args else "")
