@@ -168,6 +168,7 @@ class _Base:
 
     def _install(self, link: Link, *, restored: bool) -> None:
         self.probe.link = link
+        self.probe.connected.set()
         self.probe.planned_outage = False
         self.probe.connection_state = "connected"
         if restored and self.lost_at is not None:

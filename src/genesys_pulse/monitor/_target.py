@@ -6,7 +6,7 @@ and the window events. Its supervisor (Genesys or plain WebSocket) installs
 the current :class:`~genesys_pulse.monitor._link.Link`; the probe loop sends
 on whichever link is current when a slot comes due.
 
-Slot rules (documented in ARCHITECTURE.md, ``monitor``):
+Slot rules (also summarised in ARCHITECTURE.md, ``monitor``):
 
 * Slot ``k`` is due at ``start + phase + k * interval`` (core
   :class:`~genesys_pulse.core._schedule.ProbeSchedule`); nothing a probe does
@@ -62,6 +62,9 @@ __all__ = ["DEAD_AFTER", "TargetProbe"]
 
 DEAD_AFTER = 3
 """Consecutive all-lost slots after which a link is declared dead."""
+
+STARTUP_GRACE = 15.0
+"""Seconds the first slot waits for the first connection (one connect timeout)."""
 
 
 class _KindState:
@@ -133,6 +136,9 @@ class TargetProbe:
         self.state: dict[ProbeKind, _KindState] = {
             k: _KindState(k, cfg) for k in (*self.kinds, ProbeKind.HEARTBEAT)
         }
+        self.connected = trio.Event()
+        """Set when the first link is installed."""
+        self.first_slot = 0
         self.planned_outage = False
         """Set by the supervisor while a planned disconnection is in progress."""
         self.schedule: ProbeSchedule | None = None
@@ -263,7 +269,13 @@ class TargetProbe:
         sched = ProbeSchedule(start, cfg.interval, self.phase)
         self.schedule = sched
         stall = self._lag.threshold
-        k = 0
+        # Start-up: the target's first slot is the first one due after its first
+        # connection (or after STARTUP_GRACE if it cannot connect: from then on
+        # every slot is recorded, answered or not).
+        with trio.move_on_after(STARTUP_GRACE):
+            await self.connected.wait()
+        k = sched.next_slot(trio.current_time())
+        self.first_slot = k
         while True:
             due = sched.due(k)
             await trio.sleep_until(due)
@@ -278,7 +290,7 @@ class TargetProbe:
                 k = latest
                 due = sched.due(k)
             await self._slot(k, due, sched.due(k + 1), late=now - due > stall)
-            self.slots_done = k + 1
+            self.slots_done = k + 1 - self.first_slot
             if self.heartbeats:
                 self.check_silence(trio.current_time())
             if due >= start + self._window_index * self._window:
