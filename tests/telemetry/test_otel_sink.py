@@ -161,7 +161,12 @@ def test_connect_span_with_phases() -> None:
     first = connects[0]
     assert first.status.status_code is StatusCode.OK
     assert first.attributes is not None
-    assert list(first.attributes["genesys_pulse.connect.phases"]) == ["channel", "login"]
+    assert list(first.attributes["genesys_pulse.connect.phases"]) == [
+        "channel",
+        "handshake",
+        "login",
+    ]
+    assert first.start_time == int(T0 * 1e9)  # the first attempt starts with the monitor
     # the first connection has no connection.restored: the first answered probe ends it
     assert first.end_time == int((T0 + 1 - 0.041) * 1e9)
     children = [
@@ -170,6 +175,7 @@ def test_connect_span_with_phases() -> None:
     assert {c.name for c in children} == {
         "genesys_pulse.connect.login",
         "genesys_pulse.connect.channel",
+        "genesys_pulse.connect.handshake",
     }
     login = next(c for c in children if c.name.endswith("login"))
     assert login.end_time - login.start_time == pytest.approx(0.15e9, rel=1e-3)
@@ -308,7 +314,11 @@ def test_connection_records_carry_their_connect_span_context() -> None:
         if r.log_record.event_name == "genesys_pulse.connection.restored"
     ]
     assert restored[-1].span_id == last.context.span_id
-    assert list(last.attributes["genesys_pulse.connect.phases"]) == ["channel", "login"]
+    assert list(last.attributes["genesys_pulse.connect.phases"]) == [
+        "channel",
+        "handshake",
+        "login",
+    ]
     assert last.status.status_code is StatusCode.OK
 
 

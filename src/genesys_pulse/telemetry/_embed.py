@@ -103,6 +103,14 @@ def otel_sinks_for(
             target_attrs=target_attrs_for(config),
             redacted_config=redacted(config),
             secrets=secrets,
+            probe_timeouts={
+                t.id: {
+                    "control": t.timeout,
+                    "application": t.timeout,
+                    "heartbeat": t.thresholds.heartbeat_silence.critical,
+                }
+                for t in config.targets
+            },
         )
     ]
     if journal and config.journal_path:

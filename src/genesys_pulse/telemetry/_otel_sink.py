@@ -102,6 +102,7 @@ class _Target:
     """Everything the sink keeps per target: bound attributes and open spans."""
 
     __slots__ = (
+        "attempts",
         "base",
         "connect_ctx",
         "connect_phases",
@@ -112,6 +113,7 @@ class _Target:
         "jitter",
         "kinds_seen",
         "metric_attrs",
+        "phase_mark",
         "probe_attrs",
         "reason_attrs",
         "timeouts",
@@ -150,6 +152,8 @@ class _Target:
         self.connect_span: Span | None = None
         self.connect_ctx: Context | None = None
         self.connect_start = 0.0
+        self.attempts = 0
+        self.phase_mark = 0.0
         self.connect_phases: set[str] = set()
         self.ended_connect_ctx: Context | None = None
 
@@ -206,6 +210,7 @@ class OTelSink:
         self._secrets = tuple(s for s in secrets if s)
         self._max_events = max(0, min(int(max_span_events), 128))
         self._probe_timeouts = dict(probe_timeouts or {})
+        self._started_at: float | None = None
         self._targets: dict[str, _Target] = {}
         self._reasons_seen: set[str] = set()
 
@@ -379,6 +384,8 @@ class OTelSink:
             self.close(e.at)
             return
         if e.target in _MONITOR_WIDE:
+            if name == "monitor.started":
+                self._started_at = e.at
             # about the whole monitor (monitor.started, local_stall, ...): a log
             # record, and a span event on every open probe window
             span_event = _SPAN_EVENT_NAMES.get(name)
@@ -514,7 +521,14 @@ class OTelSink:
             and span is None
             and (not state.connected or name == "channel.created")
         ):
-            span = self._start_connect(state, e.at - self._duration(e.attributes, "duration_s"))
+            start = e.at - self._duration(e.attributes, "duration_s")
+            if (
+                not state.attempts
+                and self._started_at is not None
+                and 0.0 <= start - self._started_at <= self.window
+            ):
+                start = self._started_at  # the first attempt began when the monitor started
+            span = self._start_connect(state, start)
         if span is None:
             return
         if phase is not None:
@@ -534,6 +548,8 @@ class OTelSink:
         state.connect_span = span
         state.connect_ctx = trace.set_span_in_context(span)
         state.connect_start = start
+        state.phase_mark = start
+        state.attempts += 1
         state.connect_phases = set()
         return span
 
@@ -545,8 +561,16 @@ class OTelSink:
         return 0.0
 
     def _phase(self, state: _Target, phase: str, at: float, duration: float) -> None:
+        """Record one phase of the open attempt, ending at *at*.
+
+        Without an explicit *duration* the phase runs from the previous phase
+        boundary (the attempt's start or the end of the previous phase).
+        """
         if phase in state.connect_phases or state.connect_span is None:
             return
+        if duration <= 0.0:
+            duration = max(0.0, at - state.phase_mark)
+        state.phase_mark = max(state.phase_mark, at)
         state.connect_phases.add(phase)
         state.connect_span.add_event(phase, {"duration_s": duration}, _ns(at))
         child = self._tracer.start_span(
@@ -562,6 +586,10 @@ class OTelSink:
         span = state.connect_span
         if span is None:
             return
+        if ok and at is not None and "channel" in state.connect_phases:
+            # after the channel: the WebSocket upgrade and subscription, up to
+            # the moment the connection was known to be up
+            self._phase(state, "handshake", at, 0.0)
         if ok:
             span.set_status(Status(StatusCode.OK))
         else:
@@ -648,7 +676,7 @@ _LOG_IN_CONNECT: Final = frozenset(
 
 def _body(e: Event, kind: str) -> str:
     """A short human-readable line for the log record body (no secrets: names only)."""
-    who = f"target {e.target}" if e.target else "monitor"
+    who = "monitor" if e.target in _MONITOR_WIDE else f"target {e.target}"
     a = e.attributes
     if kind == "timeout":
         probe = _probe_of(a) or "probe"
