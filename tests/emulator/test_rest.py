@@ -346,3 +346,12 @@ async def test_keep_alive_connection_serves_many_requests(
             assert (await http.get(CHANNELS, headers=bearer(token))).status_code == 200
     assert emulator.connector.opened == 1
     assert emulator.stats["requests"] == 21
+
+
+async def test_connect_uri_without_upgrade_is_426(http: httpx.AsyncClient, token: str) -> None:
+    channel = await _channel(http, token)
+    path = channel["connectUri"].split("127.0.0.1", 1)[1].split("/", 1)[1]
+    response = await http.get("/" + path)
+    assert response.status_code == 426
+    assert response.headers["upgrade"] == "websocket"
+    assert response.json()["code"] == "upgrade.required"

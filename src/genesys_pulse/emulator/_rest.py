@@ -474,6 +474,11 @@ def handle_request(req: Request, ctx: Context) -> Response:
     elif m := _CHANNEL_RE.match(path):
         methods = ("HEAD",)
         channel_id = m.group(1)
+    elif SOCKET_RE.match(path):
+        # A channel's connectUri without a WebSocket upgrade.
+        response = error_response(426, ctx.correlation_id)
+        response.headers.append(("Upgrade", "websocket"))
+        return response
     else:
         return error_response(404, ctx.correlation_id, f"No resource found at {path[:200]}")
     if req.method not in methods:
