@@ -198,3 +198,17 @@ def test_bad_toml_and_unknown_names(tmp_path: Path) -> None:
         load_scenario("stormy")
     with pytest.raises(ScenarioError, match="cannot read"):
         load_scenario(tmp_path / "missing.toml")
+
+
+def test_readme_example_scenario_loads(tmp_path: Path) -> None:
+    readme = Path(__file__).parents[2] / "src/genesys_pulse/emulator/README.md"
+    text = readme.read_text()
+    example = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "lunch-rush.toml"
+    path.write_text(example)
+    scenario = load_scenario(path)
+    assert scenario.name == "lunch-rush" and scenario.repeat_every == 600.0
+    assert [e.at for e in scenario.entries] == [0.0, 180.0, 240.0, 360.0]
+    path.write_text(example.replace("normal:80ms", "gauss:80ms"))
+    with pytest.raises(ScenarioError, match=r"^lunch-rush\.toml: timeline\[0\]\.delay: "):
+        load_scenario(path)

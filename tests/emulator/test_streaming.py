@@ -280,3 +280,25 @@ async def test_handshake_garbage_is_refused(autojump_clock: trio.testing.MockClo
 
 
 __all__ = ["Client"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"\x81\x05hello", 1002),  # unmasked client frame
+        (b"\x81\x82\x00\x00\x00\x00\xff\xfe", 1007),  # masked text frame, invalid UTF-8
+        (b"\x8f\x80\x00\x00\x00\x00", 1002),  # reserved opcode
+    ],
+)
+async def test_protocol_errors_close_without_crashing(
+    autojump_clock: trio.testing.MockClock, raw: bytes, code: int
+) -> None:
+    async with trio.open_nursery() as nursery:
+        runtime = FakeRuntime(nursery)
+        async with session(runtime) as (client, channel):
+            await client.stream.send_all(raw)
+            item = await client.next()
+            assert item.kind == "close" and item.code == code
+            await trio.sleep(5.0)
+            assert channel.session is None
+        nursery.cancel_scope.cancel()

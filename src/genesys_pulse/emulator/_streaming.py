@@ -373,6 +373,9 @@ class ChannelSession:
             except RemoteProtocolError:
                 self._spawn_close(1002, "protocol error")
                 continue
+            except LocalProtocolError:  # data after the connection closed
+                self._end()
+                return
             for event in events:
                 await self._handle(event, received_at)
 
