@@ -301,11 +301,18 @@ class EmulatorState:
         return channel
 
     def remove_channel(self, channel: ChannelState, reason: str) -> None:
-        """Remove a channel and wake whoever waits for its end."""
+        """Remove a channel and wake whoever waits for its end.
+
+        An evicted channel's active socket is told to disconnect (through its
+        ``disconnect(code, reason)`` method, if the session has one).
+        """
         if self.channels.get(channel.id) is channel:
             del self.channels[channel.id]
         if reason == "evicted":
             self.evicted.append(channel.id)
+            disconnect = getattr(channel.session, "disconnect", None)
+            if callable(disconnect):
+                disconnect(1000, "channel evicted")
         channel.close(reason)
 
     def get_channel(self, channel_id: str, now: float) -> ChannelState | None:
