@@ -140,3 +140,25 @@ def test_bad_options_exit_2(args: list[str]) -> None:
     assert proc.returncode == 2
     assert out == ""
     assert err.strip()
+
+
+def test_scenario_option() -> None:
+    proc = _start("--scenario", "calm")
+    try:
+        info = _first_line(proc)
+        assert info["base_url"].startswith("http://127.0.0.1:")
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+
+
+def test_unknown_scenario_exits_2() -> None:
+    proc = _start("--scenario", "no-such-scenario")
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert out == ""
+    assert "no-such-scenario" in err

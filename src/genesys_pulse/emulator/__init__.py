@@ -11,7 +11,8 @@ Example::
         print(emulator.login_url, emulator.client_id)
 """
 
-from ._faults import FaultController, HttpFault, parse_fault_spec
+from ._faults import Delay, FaultController, FaultSpec, FaultSpecError, HttpFault, parse_fault_spec
+from ._scenarios import Scenario, ScenarioError, builtin_scenarios, load_scenario
 from ._server import Emulator, MemoryConnector, open_emulator
 from ._settings import EmulatorSettings
 from ._state import ChannelState, ChannelTopic, EmulatorState
@@ -19,12 +20,19 @@ from ._state import ChannelState, ChannelTopic, EmulatorState
 __all__ = [
     "ChannelState",
     "ChannelTopic",
+    "Delay",
     "Emulator",
     "EmulatorSettings",
     "EmulatorState",
     "FaultController",
+    "FaultSpec",
+    "FaultSpecError",
     "HttpFault",
     "MemoryConnector",
+    "Scenario",
+    "ScenarioError",
+    "builtin_scenarios",
+    "load_scenario",
     "open_emulator",
     "parse_fault_spec",
 ]

@@ -17,10 +17,10 @@ read so far for that request.
 
 from __future__ import annotations
 
-import importlib
 import ipaddress
 import json
 import logging
+import os
 import random
 import time
 import uuid
@@ -34,9 +34,10 @@ import h11
 import trio
 import trio.testing
 
-from . import _rest
+from . import _rest, _streaming
 from ._faults import FaultController
 from ._rest import Context, Request, Response
+from ._scenarios import Scenario, load_scenario
 from ._settings import EmulatorSettings
 from ._state import EmulatorState
 
@@ -449,8 +450,7 @@ class Emulator:
             response.headers.append(("Connection", "close"))
             await self._respond(conn, stream, request, response)
             return False
-        streaming = importlib.import_module("genesys_pulse.emulator._streaming")
-        await streaming.serve_channel_socket(self, stream, bytes(raw), channel)
+        await _streaming.serve_channel_socket(self, stream, bytes(raw), channel)
         return True
 
 
@@ -515,7 +515,7 @@ async def open_emulator(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
-    scenario: str | None = None,
+    scenario: str | os.PathLike[str] | Scenario | None = None,
     settings: EmulatorSettings | None = None,
     client_id: str | None = None,
     client_secret: str | None = None,
@@ -526,8 +526,10 @@ async def open_emulator(
       host: Address to listen on (127.0.0.1 by default; anything that is not
         loopback triggers a warning: the emulator has no TLS and a known secret).
       port: TCP port; 0 picks a free one (see :attr:`Emulator.base_url`).
-      scenario: Name of a built-in scenario or path of a scenario file, run in
-        the background for the emulator's lifetime.
+      scenario: Name of a built-in scenario, path of a scenario file, or a
+        :class:`Scenario`, played in the background for the emulator's
+        lifetime (it starts when the emulator does). A scenario that does not
+        load raises ``ScenarioError`` before anything listens.
       settings: :class:`EmulatorSettings` (defaults mirror the real service).
       client_id: The accepted OAuth client id (random if omitted).
       client_secret: Its secret (random if omitted).
@@ -543,10 +545,9 @@ async def open_emulator(
         )
         warnings.warn(message, RuntimeWarning, stacklevel=3)
         log.warning("%s", message)
-    loaded = None
-    if scenario is not None:
-        scenarios = importlib.import_module("genesys_pulse.emulator._scenarios")
-        loaded = scenarios.load_scenario(scenario)
+    loaded = (
+        scenario if isinstance(scenario, Scenario) or scenario is None else load_scenario(scenario)
+    )
     body_error: Exception | None = None
     async with trio.open_nursery() as nursery:
         listeners = await trio.open_tcp_listeners(port, host=host)
