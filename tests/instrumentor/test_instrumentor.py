@@ -1,0 +1,177 @@
+"""The instrumentor in-process: host providers, uninstrument, never raising, fork, entry point."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+import pytest
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from genesys_pulse.instrumentor import FORKED_WORKERS_ENV, GenesysPulseInstrumentor
+
+from ._support import EmulatorProc, emulator_process
+
+MONITOR_THREAD = "genesys-pulse-monitor"
+
+
+@dataclass
+class Pipeline:
+    """In-memory SDK providers, as a host would configure them."""
+
+    meter_provider: MeterProvider
+    tracer_provider: TracerProvider
+    logger_provider: LoggerProvider
+    metrics: InMemoryMetricReader
+    spans: InMemorySpanExporter
+    logs: InMemoryLogRecordExporter
+
+
+def pipeline() -> Pipeline:
+    reader = InMemoryMetricReader()
+    spans = InMemorySpanExporter()
+    logs = InMemoryLogRecordExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(spans))
+    lp = LoggerProvider()
+    lp.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    return Pipeline(MeterProvider(metric_readers=[reader]), tp, lp, reader, spans, logs)
+
+
+def monitor_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == MONITOR_THREAD and t.is_alive()]
+
+
+@pytest.fixture
+def instrumentor() -> Iterator[GenesysPulseInstrumentor]:
+    inst = GenesysPulseInstrumentor()
+    yield inst
+    if inst.is_instrumented_by_opentelemetry:
+        inst.uninstrument()
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[EmulatorProc]:
+    with emulator_process() as e:
+        yield e
+
+
+def wait_until(predicate: object, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_entry_point_is_registered() -> None:
+    (ep,) = [
+        e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "genesys_pulse"
+    ]
+    cls = ep.load()
+    assert cls is GenesysPulseInstrumentor and issubclass(cls, BaseInstrumentor)
+    assert tuple(cls().instrumentation_dependencies()) == ()
+
+
+def test_host_providers_receive_telemetry_and_uninstrument_stops(
+    instrumentor: GenesysPulseInstrumentor, emu: EmulatorProc
+) -> None:
+    p = pipeline()
+    instrumentor.instrument(
+        meter_provider=p.meter_provider,
+        tracer_provider=p.tracer_provider,
+        logger_provider=p.logger_provider,
+        env=emu.env(),
+    )
+    assert instrumentor.running and len(monitor_threads()) == 1
+
+    def has_rtt() -> bool:
+        data = p.metrics.get_metrics_data()
+        return data is not None and any(
+            m.name == "genesys.websocket.ping.rtt"
+            for rm in data.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+        )
+
+    assert wait_until(has_rtt)
+    assert wait_until(
+        lambda: any(s.name == "genesys_pulse.probe_window" for s in p.spans.get_finished_spans())
+    )
+    instrumentor.uninstrument()
+    assert not instrumentor.running
+    assert monitor_threads() == []
+    names = [r.log_record.event_name for r in p.logs.get_finished_logs()]
+    assert names[0] == "genesys_pulse.monitor.started"
+    assert names[-1] == "genesys_pulse.monitor.stopped"  # stopped cleanly, not abandoned
+
+
+def test_bad_config_logs_one_error_and_stays_inert(
+    instrumentor: GenesysPulseInstrumentor, emu: EmulatorProc, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="genesys_pulse")
+    instrumentor.instrument(env=emu.env(GENESYS_PULSE_TIMEOUT="-1"))  # must not raise
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "monitor not started" in errors[0].getMessage()
+    assert not instrumentor.running and monitor_threads() == []
+
+
+def test_missing_credentials_logs_one_error(
+    instrumentor: GenesysPulseInstrumentor, emu: EmulatorProc, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = emu.env()
+    del env["GENESYS_CLOUD_CLIENT_SECRET"]
+    instrumentor.instrument(env=env)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "GENESYS_CLOUD_CLIENT_SECRET" in errors[0].getMessage()
+    assert not instrumentor.running
+
+
+def test_nothing_configured_is_silent(
+    instrumentor: GenesysPulseInstrumentor, caplog: pytest.LogCaptureFixture
+) -> None:
+    instrumentor.instrument(env={"PATH": "/usr/bin"})
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not instrumentor.running
+
+
+def _fork_and_report(instrumentor: GenesysPulseInstrumentor) -> int:
+    """Fork; the child exits 0 if no monitor runs in it, 1 if one does."""
+    pid = os.fork()
+    if pid == 0:  # child: report and leave at once, without running exit hooks
+        try:
+            running = instrumentor.running and wait_until(lambda: bool(monitor_threads()), 5)
+            os._exit(1 if running else 0)
+        finally:
+            os._exit(3)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_forked_worker_does_not_double_probe(
+    instrumentor: GenesysPulseInstrumentor, emu: EmulatorProc
+) -> None:
+    instrumentor.instrument(env=emu.env())
+    assert instrumentor.running
+    assert _fork_and_report(instrumentor) == 0
+    assert instrumentor.running  # the parent keeps probing
+
+
+def test_forked_worker_probes_when_asked(
+    instrumentor: GenesysPulseInstrumentor, emu: EmulatorProc
+) -> None:
+    instrumentor.instrument(env=emu.env(**{FORKED_WORKERS_ENV: "1"}))
+    assert _fork_and_report(instrumentor) == 1
