@@ -10,7 +10,7 @@ from genesys_pulse.emulator import EmulatorSettings
 from .conftest import genesys_config, monitored
 
 
-async def test_probes_flow(autojump_clock: trio.testing.MockClock) -> None:
+async def test_smoke_probes_flow(autojump_clock: trio.testing.MockClock) -> None:
     settings = EmulatorSettings(heartbeat_period=2.0, seed=1)
     async with monitored(lambda e: genesys_config(e, heartbeat_period=2.0), settings=settings) as (
         _emu,

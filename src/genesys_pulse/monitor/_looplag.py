@@ -23,7 +23,7 @@ import trio
 
 __all__ = ["TICK", "LoopLag"]
 
-TICK = 0.1
+TICK = 0.25
 """Seconds between two lateness measurements."""
 
 DEFAULT_STALL_THRESHOLD = 0.05

@@ -122,6 +122,11 @@ class KindStats:
         if stable:
             self._stable_count += 1
 
+    @property
+    def stability_slots(self) -> int:
+        """Slots currently in the stability window."""
+        return len(self._stable)
+
     def stability(self) -> float | None:
         """Share of the sliding window's slots answered within the critical RTT."""
         n = len(self._stable)

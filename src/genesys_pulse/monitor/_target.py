@@ -31,6 +31,9 @@ Slot rules (also summarised in ARCHITECTURE.md, ``monitor``):
   team); a ``local_stall`` event is emitted per stall instead. Slots that a
   stall longer than the interval swallowed are recorded as timed-out samples
   flagged ``local_stall``.
+* **Stability** is fed to its threshold machine only once the sliding
+  window holds ``ceil(1 / (1 - critical))`` slots (40 with the default 0.975),
+  so that a single miss in the first seconds does not raise a critical alert.
 * **Dead link**: :data:`DEAD_AFTER` consecutive slots in which every probe sent
   on the link timed out (not during a local stall), or heartbeat silence
   beyond the critical heartbeat threshold, declares the link dead; the
@@ -70,7 +73,7 @@ STARTUP_GRACE = 15.0
 class _KindState:
     """Statistics and threshold machines of one probe kind of one target."""
 
-    __slots__ = ("consecutive", "kind", "machines", "stats")
+    __slots__ = ("consecutive", "kind", "machines", "min_stability_slots", "stats")
 
     def __init__(self, kind: ProbeKind, cfg: TargetConfig) -> None:
         th = cfg.thresholds
@@ -82,6 +85,12 @@ class _KindState:
         period = cfg.heartbeat_period if kind is ProbeKind.HEARTBEAT else None
         self.stats = KindStats(cfg.stability_window, critical, period)
         self.consecutive = 0
+        # A ratio over a handful of slots is noise: the stability machine sees
+        # values once the window holds enough slots for one miss to stay above
+        # the critical level, i.e. ceil(1 / (1 - critical)) (40 for 0.975).
+        crit = th.stability.critical
+        need = math.ceil(1.0 / (1.0 - crit)) if crit < 1.0 else cfg.stability_window
+        self.min_stability_slots = min(cfg.stability_window, need)
         self.machines: dict[str, ThresholdMachine] = {}
         if kind is ProbeKind.HEARTBEAT:
             self.machines["heartbeat_silence"] = ThresholdMachine.from_levels(
@@ -189,7 +198,7 @@ class TargetProbe:
                 self._transition(sample.probe, m["jitter"].observe(sample.jitter_s))
             self._transition(sample.probe, m["consecutive_timeouts"].observe(float(st.consecutive)))
             stability = st.stats.stability()
-            if stability is not None:
+            if stability is not None and st.stats.stability_slots >= st.min_stability_slots:
                 self._transition(sample.probe, m["stability"].observe(stability))
         self._d.sample(sample)
 
