@@ -9,6 +9,7 @@ bounded. ``GENESYS_PULSE_SOAK_HOURS`` sets the emulated duration (default 2;
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 
@@ -37,9 +38,7 @@ def _check_contiguous(col: Collector, mon: Monitor, tid: str) -> None:
             assert s.sent_mono == s.scheduled_mono, (kind, s)
             assert not s.timed_out, (kind, s)
         sent = [s.sent_mono for s in samples]
-        gaps = [
-            b - a for a, b in zip(sent, sent[1:], strict=False) if a is not None and b is not None
-        ]
+        gaps = [b - a for a, b in itertools.pairwise(sent) if a is not None and b is not None]
         assert max(gaps) <= sched.interval + 1e-6
 
 
