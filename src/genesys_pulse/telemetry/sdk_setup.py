@@ -88,6 +88,8 @@ class Providers:
     logger_provider: LoggerProvider
     exporters: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Per signal, the exporter kinds configured (e.g. ``{"traces": ("otlp",)}``)."""
+    metric_readers: list[MetricReader] = field(default_factory=list)
+    """The periodic metric readers (one per metrics exporter)."""
 
     def shutdown(self, timeout: float = 5.0) -> bool:
         """Flush and shut down all three providers within *timeout* seconds in total.
@@ -182,7 +184,7 @@ def configure_from_env(
         trace.set_tracer_provider(tracer_provider)
         metrics.set_meter_provider(meter_provider)
         _logs.set_logger_provider(logger_provider)
-    return Providers(tracer_provider, meter_provider, logger_provider, kinds)
+    return Providers(tracer_provider, meter_provider, logger_provider, kinds, readers)
 
 
 # ------------------------------------------------------------------ helpers
