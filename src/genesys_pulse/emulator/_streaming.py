@@ -96,7 +96,7 @@ TAKEOVER_CLOSE = (1000, "replaced by another connection")
 #: Close at channel expiry (after a ``{"result":"404"}`` message).
 EXPIRY_CLOSE = (1000, "channel expired")
 #: Spin (yield without sleeping) for the last part of a precise sleep.
-_SPIN = 0.002
+_SPIN = 0.001
 #: How many tasks may spin at the same time (see :func:`precise_sleep_until`).
 MAX_SPINNERS = 8
 _spinners = 0
