@@ -273,3 +273,54 @@ def test_control_late_pong_after_horizon_is_a_stray() -> None:
         m.on_sent(2, 4.0, payload=b"x")
     assert len(control_payload(10**30)) <= 125
     assert m.close() == [timed_out(1, 4.0)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.floats(0.001, 0.95), st.floats(1.01, 1.9)),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_isolated_late_pongs_are_never_credited_to_a_later_ping(
+    plan: list[tuple[bool, float, float]],
+) -> None:
+    # interval 1 s, timeout 1 s, in-order server, no losses; a ping is late
+    # (rtt 1.01..1.9 s, i.e. its pong arrives after the next ping was sent)
+    # only when the previous one was in time.
+    m = AppPongMatcher(timeout=1.0)
+    arrivals: list[float] = []
+    late_flags: list[bool] = []
+    previous_late = False
+    for k, (want_late, fast, slow) in enumerate(plan):
+        is_late = want_late and not previous_late
+        previous_late = is_late
+        arrival = k + (slow if is_late else fast)
+        if arrivals:
+            arrival = max(arrival, arrivals[-1])  # in order
+        arrivals.append(arrival)
+        late_flags.append(arrival - k > 1.0)
+    events: list[tuple[float, int, int]] = []  # (time, order, seq): pong < deadline < send
+    for k, arrival in enumerate(arrivals):
+        events += [(float(k), 2, k), (k + 1.0, 1, k), (arrival, 0, k)]
+    out: list[Resolution] = []
+    for t, order, seq in sorted(events):
+        if order == 2:
+            m.on_sent(seq, t)
+        elif order == 1:
+            out += m.on_deadline(seq, t)
+        else:
+            out += m.on_pong(t)
+    primary = {r.seq: r for r in out if not r.late}
+    assert sorted(primary) == list(range(len(plan)))
+    for k, arrival in enumerate(arrivals):
+        r = primary[k]
+        if late_flags[k]:
+            assert r.timed_out
+        else:
+            assert not r.timed_out and r.rtt == pytest.approx(arrival - k)
+    lates = {r.seq: r for r in out if r.late}
+    assert set(lates) == {k for k, f in enumerate(late_flags) if f}
+    for k, r in lates.items():
+        assert r.rtt == pytest.approx(arrivals[k] - k)
