@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import trio
+import trio.testing
 
 from genesys_pulse.emulator import Emulator
 
@@ -355,3 +356,20 @@ async def test_connect_uri_without_upgrade_is_426(http: httpx.AsyncClient, token
     assert response.status_code == 426
     assert response.headers["upgrade"] == "websocket"
     assert response.json()["code"] == "upgrade.required"
+
+
+async def test_handle_stream_serves_any_trio_stream(emulator: Emulator) -> None:
+    client, server = trio.testing.lockstep_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(emulator.handle_stream, server)
+        await client.send_all(
+            b"GET /api/v2/notifications/availabletopics HTTP/1.1\r\nHost: x\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        data = bytearray()
+        with trio.fail_after(10):
+            while chunk := await client.receive_some(4096):
+                data += chunk
+        await client.aclose()
+    assert data.startswith(b"HTTP/1.1 401 ")
+    assert b'"code":"bad.credentials"' in data

@@ -33,6 +33,7 @@ __all__ = [
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _RATE_WINDOW = 60.0
+_MAX_RATE_WINDOWS = 10_000
 
 
 class SubscriptionError(Exception):
@@ -241,6 +242,12 @@ class EmulatorState:
         ``limit=None`` never refuses.
         """
         window = self.rate_windows.get(key)
+        if window is None and len(self.rate_windows) >= _MAX_RATE_WINDOWS:
+            # Bound memory against clients spraying ids: forget finished windows.
+            for stale in [
+                k for k, w in self.rate_windows.items() if now >= w.started_at + _RATE_WINDOW
+            ]:
+                del self.rate_windows[stale]
         if window is None or now >= window.started_at + _RATE_WINDOW:
             window = RateWindow(started_at=now)
             self.rate_windows[key] = window
