@@ -76,6 +76,8 @@ async def test_garbage_is_400_bad_request(emulator: Emulator, garbage: bytes) ->
     assert payload["code"] == "bad.request"
     assert payload["status"] == 400
     assert headers["connection"] == "close"
+    assert headers["inin-correlation-id"] == payload["contextId"]
+    assert "inin-ratelimit-count" in headers
     assert emulator.stats["protocol_errors"] >= 1
     await _still_serves(emulator)
 

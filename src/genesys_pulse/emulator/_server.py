@@ -205,11 +205,14 @@ class Emulator:
         body = json.dumps(
             _rest.error_body(status, correlation, message), separators=(",", ":")
         ).encode()
+        response = Response(status, body)
+        self._add_common_headers(response, correlation, [])
+        extra = "".join(f"{k}: {v}\r\n" for k, v in response.headers)
         head = (
             f"HTTP/1.1 {status} {_rest.reason_phrase(status)}\r\n"
             f"Content-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n"
-            f"ININ-Correlation-Id: {correlation}\r\n"
+            f"{extra}"
             f"Date: {formatdate(usegmt=True)}\r\n"
             f"Server: {_SERVER_HEADER}\r\n"
             f"Connection: close\r\n\r\n"
