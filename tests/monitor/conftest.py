@@ -55,6 +55,7 @@ async def monitored(
     *,
     settings: EmulatorSettings | None = None,
     memory: bool = True,
+    sinks_extra: list[Any] | None = None,
     **kwargs: Any,
 ) -> AsyncIterator[tuple[Emulator, Monitor, Collector, trio.Nursery]]:
     """Run an emulator and a monitor on it; cancel both on exit."""
@@ -65,7 +66,7 @@ async def monitored(
             monitor = await nursery.start(
                 lambda task_status: run_monitor(
                     config,
-                    sinks=[collector],
+                    sinks=[collector, *(sinks_extra or [])],
                     connector=emulator.connector if memory else None,
                     task_status=task_status,
                     **kwargs,

@@ -52,7 +52,7 @@ async def test_channel_expiry_rotates_five_minutes_ahead(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     settings = EmulatorSettings(seed=12, channel_ttl=700.0, event_rate=0.0)
-    async with monitored(lambda e: genesys_config(e), settings=settings) as (emu, mon, col, _):
+    async with monitored(lambda e: genesys_config(e), settings=settings) as (emu, _mon, col, _):
         await trio.sleep(1000)  # rotations at ~400 s and ~800 s (expires - 300 s)
     rotations = col.named("rotation")
     assert [e.attributes["reason"] for e in rotations] == ["channel_expiry", "channel_expiry"]

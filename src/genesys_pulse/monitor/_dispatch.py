@@ -161,9 +161,9 @@ class Dispatcher:
 
     def _sink_failed(self, sink: Sink, exc: Exception) -> None:
         self.stats.sink_failures += 1
-        self._failure(f"sink:{type(sink).__name__}", exc, to_sinks=False)
+        self._failure(f"sink:{type(sink).__name__}", exc, skip=sink)
 
-    def _failure(self, source: str, exc: BaseException, *, to_sinks: bool = True) -> None:
+    def _failure(self, source: str, exc: BaseException, *, skip: Sink | None = None) -> None:
         """Count a failure; report it as ``callback.failed`` at a bounded rate."""
         by = self.stats.failures_by_source
         by[source] = by.get(source, 0) + 1
@@ -181,12 +181,13 @@ class Dispatcher:
             "total_failures": by[source],
         }
         event = Event(MONITOR_TARGET, "callback.failed", time.time(), attrs)
-        if to_sinks:
-            for sink in self._sinks:
-                try:
-                    sink.on_event(event)
-                except Exception:
-                    self.stats.sink_failures += 1
+        for sink in self._sinks:
+            if sink is skip:
+                continue  # a failing sink is not told about its own failure
+            try:
+                sink.on_event(event)
+            except Exception:
+                self.stats.sink_failures += 1
         if self._on_event is not None and source != "on_event":
             self._enqueue(event)
 
@@ -217,33 +218,34 @@ class Dispatcher:
     async def _deliver(self, batch: list[_Item], limiter: trio.CapacityLimiter) -> None:
         # Sync callbacks go through a worker thread in one batch; async ones are
         # awaited here, one by one, each with its own time limit.
-        sync_errors: list[tuple[str, BaseException]] = []
-        pending_async: list[tuple[str, Awaitable[None]]] = []
+        sync_items: list[tuple[str, Callable[[_Item], object], _Item]] = []
+        async_items: list[tuple[str, Callable[[_Item], Awaitable[None]], _Item]] = []
+        for item in batch:
+            source, cb = self._callback_for(item)
+            if cb is None:
+                continue
+            if inspect.iscoroutinefunction(cb):
+                async_items.append((source, cb, item))  # type: ignore[arg-type]
+            else:
+                sync_items.append((source, cb, item))
+        if sync_items:
+            errors: list[tuple[str, BaseException]] = []
 
-        def call_all() -> None:
-            for item in batch:
-                source, cb = self._callback_for(item)
-                if cb is None:
-                    continue
-                try:
-                    result = cb(item)  # type: ignore[arg-type]
-                except Exception as exc:
-                    sync_errors.append((source, exc))
-                    continue
-                if inspect.isawaitable(result):
-                    pending_async.append((source, result))
+            def call_all() -> None:
+                for source, cb, item in sync_items:
+                    try:
+                        cb(item)
+                    except Exception as exc:
+                        errors.append((source, exc))
 
-        if self._all_async():
-            call_all()
-        else:
             await trio.to_thread.run_sync(call_all, limiter=limiter, abandon_on_cancel=True)
-        for source, exc in sync_errors:
-            self._count_callback_failure(source, exc)
-        for source, awaitable in pending_async:
+            for source, exc in errors:
+                self._count_callback_failure(source, exc)
+        for source, acb, item in async_items:
             failed: BaseException | None = None
             with trio.move_on_after(self._async_timeout) as scope:
                 try:
-                    await awaitable
+                    await acb(item)
                 except Exception as exc:
                     failed = exc
             if scope.cancelled_caught:
@@ -251,10 +253,6 @@ class Dispatcher:
             if failed is not None:
                 self._count_callback_failure(source, failed)
         self.stats.delivered += len(batch)
-
-    def _all_async(self) -> bool:
-        cbs = [cb for cb in (self._on_sample, self._on_event) if cb is not None]
-        return all(inspect.iscoroutinefunction(cb) for cb in cbs)
 
     def _callback_for(
         self, item: _Item
