@@ -7,11 +7,12 @@ import statistics
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import trio
 import trio.testing
 
-from genesys_pulse.emulator import EmulatorSettings, open_emulator
+from genesys_pulse.emulator import Emulator, EmulatorSettings, open_emulator
 from genesys_pulse.emulator._faults import Delay, parse_fault_spec
 from genesys_pulse.emulator._scenarios import (
     BUILTIN_SCENARIOS,
@@ -212,3 +213,37 @@ def test_readme_example_scenario_loads(tmp_path: Path) -> None:
     path.write_text(example.replace("normal:80ms", "gauss:80ms"))
     with pytest.raises(ScenarioError, match=r"^lunch-rush\.toml: timeline\[0\]\.delay: "):
         load_scenario(path)
+
+
+async def _connect(emulator: Emulator, http: httpx.AsyncClient, token: str) -> Client:
+    created = await http.post("/api/v2/notifications/channels", headers=bearer(token))
+    assert created.status_code == 200
+    stream = await emulator.connector.open_stream("x", 0, tls=False, timeout=5)
+    client = Client(stream)
+    await stream.send_all(client.ws.send(_request(created.json()["connectUri"])))
+    return client
+
+
+async def test_flaky_scenario_in_open_emulator(autojump_clock: trio.testing.MockClock) -> None:
+    settings = EmulatorSettings(heartbeat_period=1e6, event_rate=0.0, seed=4)
+    async with open_emulator(settings=settings, scenario="flaky") as emulator:
+        start = trio.current_time()
+        async with memory_client(emulator) as http, trio.open_nursery() as nursery:
+            token = await login(http, emulator)
+            first = await _connect(emulator, http, token)
+            nursery.start_soon(first.reader)
+            assert (await first.next()).kind == "accept"
+            ended = await first.next()  # the TCP reset at 40 s: no close frame
+            assert ended.kind == "eof" and ended.at - start == pytest.approx(40.0, abs=1e-3)
+            second = await _connect(emulator, http, token)
+            nursery.start_soon(second.reader)
+            assert (await second.next()).kind == "accept"
+            close = await second.next()  # the idle-timeout close at 70 s
+            assert (close.kind, close.code, close.reason) == ("close", 1001, "idle timeout")
+            assert close.at - start == pytest.approx(70.0, abs=1e-3)
+            await trio.sleep_until(start + 96.0)  # the 429 burst at 95 s
+            form = {"grant_type": "client_credentials"}
+            auth = (emulator.client_id, emulator.client_secret)
+            refused = await http.post("/oauth/token", data=form, auth=auth)
+            assert refused.status_code == 429 and refused.headers["Retry-After"] == "2"
+            nursery.cancel_scope.cancel()
