@@ -20,7 +20,9 @@ with ``wsproto`` (sans-I/O), so every frame is under our control:
 * an inbound message larger than ``settings.max_ws_message`` closes the
   socket with 1009;
 * ``v2.system.socket_closing`` exactly ``socket_closing_lead`` seconds before
-  a scheduled close (:meth:`FaultController.schedule_close`), then the close;
+  a scheduled close (:meth:`FaultController.schedule_close`), then the close
+  (a socket that connects after the warning time but before the close gets
+  the warning at once; one that connects after the close time is untouched);
 * at channel expiry (``channel.expires_at``, which re-subscribing moves
   forward) the socket gets ``{"result":"404","message":"Channel expired ..."}``
   and is then closed with code 1000 (reason ``"channel expired"``);
