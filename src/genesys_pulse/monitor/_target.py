@@ -138,9 +138,13 @@ class TargetProbe:
         self.heartbeats = heartbeats
         self.link: Link | None = None
         self.kinds: list[ProbeKind] = []
-        if cfg.control_pings:
+        ws = cfg.websocket
+        control = cfg.control_pings and (ws is None or ws.control_pings)
+        # a plain WebSocket target has an application probe only with an echo message
+        app = cfg.application_pings and (ws is None or ws.echo_message is not None)
+        if control:
             self.kinds.append(ProbeKind.CONTROL)
-        if cfg.application_pings:
+        if app:
             self.kinds.append(ProbeKind.APPLICATION)
         self.state: dict[ProbeKind, _KindState] = {
             k: _KindState(k, cfg) for k in (*self.kinds, ProbeKind.HEARTBEAT)
