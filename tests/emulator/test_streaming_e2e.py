@@ -112,8 +112,9 @@ async def test_plain_client_heartbeats_pongs_and_socket_closing() -> None:
                 nursery.start_soon(schedule_when_ready)
                 out = await trio.to_thread.run_sync(client)
     assert len(out["beat_gaps"]) == 3
-    for gap in out["beat_gaps"]:
-        assert gap == pytest.approx(0.2, abs=0.08)
+    # absolute schedule: the mean gap is the period; single gaps carry host jitter
+    assert statistics.mean(out["beat_gaps"]) == pytest.approx(0.2, abs=0.03)
+    assert all(0.1 < gap < 0.3 for gap in out["beat_gaps"])
     assert out["pong"] == {"topicName": "channel.metadata", "eventBody": {"message": "pong"}}
     assert out["control_pong"] is True
     assert out["warning"]["eventBody"] == {"message": "Socket closing"}
