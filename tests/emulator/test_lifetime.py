@@ -258,3 +258,22 @@ async def test_a_day_of_emulated_time_runs_fast(autojump_clock: trio.testing.Moc
         assert await _head(http, token, channel["id"]) == 200
     # A bound, not a timing assertion on the emulator: a runaway loop would blow it.
     assert time.perf_counter() - real_start < 10
+
+
+async def test_exceptions_in_the_block_propagate_unwrapped() -> None:
+    with pytest.raises(KeyError):
+        async with open_emulator(settings=EmulatorSettings(seed=10)) as emu:
+            raise KeyError(emu.client_id)
+
+
+async def test_leaving_the_block_closes_open_connections() -> None:
+    async with open_emulator(settings=EmulatorSettings(seed=10)) as emu:
+        stream = await emu.connector.open_stream("127.0.0.1", emu.port, tls=False, timeout=5)
+        tcp = await trio.open_tcp_stream("127.0.0.1", emu.port)
+        await trio.sleep(0.05)
+        assert emu.stats["connections"] == 2
+    # both connections were cancelled and closed with the emulator
+    with trio.fail_after(5):
+        assert await stream.receive_some(10) == b""
+        assert await tcp.receive_some(10) == b""
+    await tcp.aclose()
