@@ -270,7 +270,10 @@ async def test_leaving_the_block_closes_open_connections() -> None:
     async with open_emulator(settings=EmulatorSettings(seed=10)) as emu:
         stream = await emu.connector.open_stream("127.0.0.1", emu.port, tls=False, timeout=5)
         tcp = await trio.open_tcp_stream("127.0.0.1", emu.port)
-        await trio.sleep(0.05)
+        for _ in range(500):  # bounded wait for the accept
+            if emu.stats["connections"] == 2:
+                break
+            await trio.sleep(0.01)
         assert emu.stats["connections"] == 2
     # both connections were cancelled and closed with the emulator
     with trio.fail_after(5):
