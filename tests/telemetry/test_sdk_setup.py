@@ -150,3 +150,10 @@ def test_shutdown_is_bounded_when_the_endpoint_hangs(monkeypatch: pytest.MonkeyP
         sink.on_event(event("window", 3))
         finished = p.shutdown(timeout=0.5)
     assert finished is False  # abandoned at the deadline instead of hanging the caller
+
+
+def test_sdk_disabled_means_no_exporters() -> None:
+    p = configure_from_env({"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "console"})
+    assert p.exporters == {"traces": (), "metrics": (), "logs": ()}
+    assert p.metric_readers == []
+    assert p.shutdown(1.0)

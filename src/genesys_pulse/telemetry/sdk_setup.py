@@ -19,7 +19,8 @@ Honoured variables (values read from the ``env`` mapping given):
 * ``OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE``: ``cumulative``
   (default), ``delta`` (Datadog, New Relic) or ``lowmemory``;
 * ``OTEL_SERVICE_NAME`` (default ``genesys-pulse``) and
-  ``OTEL_RESOURCE_ATTRIBUTES``.
+  ``OTEL_RESOURCE_ATTRIBUTES``;
+* ``OTEL_SDK_DISABLED=true``: providers with no exporter at all.
 
 TLS certificates, compression and the export timeout are read by the OTLP
 exporters themselves from the process environment (``OTEL_EXPORTER_OTLP_*``).
@@ -144,6 +145,8 @@ def configure_from_env(
     out = console_out if console_out is not None else sys.stderr
     resource = _resource(env, default_service_name)
     kinds = {sig: _exporter_kinds(env, sig) for sig in _SIGNAL_PATHS}
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        kinds = {sig: () for sig in _SIGNAL_PATHS}
 
     tracer_provider = TracerProvider(resource=resource)
     for kind in kinds["traces"]:
