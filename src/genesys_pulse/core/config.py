@@ -36,6 +36,7 @@ import tomllib
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Final, Literal, NoReturn
 from urllib.parse import urlsplit
 
@@ -105,8 +106,19 @@ DEFAULT_CLIENT_SECRET_ENV: Final = "GENESYS_CLOUD_CLIENT_SECRET"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TOPIC = re.compile(r"^[\x21-\x7e]+$")
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ns|us|µs|ms|s|m|min|h)?$")
-_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0}
-_UNIT["h"] = 3600.0
+_UNIT: Final = {
+    unit: Decimal(factor)
+    for unit, factor in (
+        ("ns", "1e-9"),
+        ("us", "1e-6"),
+        ("µs", "1e-6"),
+        ("ms", "0.001"),
+        ("s", "1"),
+        ("m", "60"),
+        ("min", "60"),
+        ("h", "3600"),
+    )
+}
 
 
 # ---------------------------------------------------------------------------
@@ -399,12 +411,16 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("is a boolean, not a duration")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            raise ValueError("is too large") from None
     elif isinstance(value, str):
         m = _DURATION.match(value.strip())
         if m is None:
             raise ValueError('is not a duration (write e.g. "250ms", "1.5s", "2m" or a number)')
-        seconds = float(m.group(1)) * _UNIT[m.group(2) or "s"]
+        # exact decimal arithmetic: "300ms" is exactly the float 0.3, like "0.3s"
+        seconds = float(Decimal(m.group(1)) * _UNIT[m.group(2) or "s"])
     else:
         raise ValueError('is not a duration (write e.g. "250ms", "1.5s" or a number)')
     if not math.isfinite(seconds) or seconds < 0:
@@ -458,7 +474,13 @@ class _Ctx:
         return out
 
 
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
 def _join(path: str, key: str) -> str:
+    """Extend the dotted *path* by *key*, quoted as TOML would if it is not a bare key."""
+    if not _BARE_KEY.match(key):
+        key = json.dumps(key, ensure_ascii=True)
     return f"{path}.{key}" if path else key
 
 
@@ -511,7 +533,7 @@ def _p_ratio(ctx: _Ctx, path: str, raw: object) -> float | _Bad:
         except ValueError:
             return ctx.err(path, raw, 'is not a ratio (write e.g. 0.99 or "99%")')
     elif isinstance(raw, int | float) and not isinstance(raw, bool):
-        v = float(raw)
+        v = float(raw) if isinstance(raw, float) or abs(raw) < 2**53 else math.inf
     else:
         return ctx.err(path, raw, 'is not a ratio (write e.g. 0.99 or "99%")')
     if not (math.isfinite(v) and 0 < v <= 1):
@@ -892,7 +914,7 @@ class _Resolved:
 
     def path(self, key: str) -> str:
         """The target-level path of *key* (cross-field errors are reported there)."""
-        return _join(self.tpath, key)
+        return f"{self.tpath}.{key}"
 
     def note(self, key: str) -> str:
         origin = self.origin.get(key)
@@ -935,7 +957,9 @@ def _parse_target(
         return None
     n_errors = len(ctx.errors)
 
-    kind_raw = table.get("kind", "websocket" if "url" in table else "genesys")
+    # Without an explicit kind: "websocket" when there is a url and no Genesys key.
+    looks_websocket = "url" in table and not any(k in table for k in _GENESYS_KEYS)
+    kind_raw = table.get("kind", "websocket" if looks_websocket else "genesys")
     kind: Literal["genesys", "websocket"] | None
     if kind_raw == "genesys":
         kind = "genesys"
