@@ -218,7 +218,7 @@ def test_audit_log_records() -> None:
     (lost,) = by_name["genesys_pulse.connection.lost"]
     assert lost.attributes["code"] == 1011
     (started,) = by_name["genesys_pulse.monitor.started"]
-    assert '"client_secret": "***"' in started.attributes["genesys_pulse.config"]
+    assert '"client_secret": "***"' in started.attributes["config"]
     # the timeout's log record is in the trace of the window span that holds its span event
     window = next(s for s in p.spans.get_finished_spans() if s.name == "genesys_pulse.probe_window")
     assert timeout.trace_id == window.context.trace_id
@@ -340,3 +340,26 @@ def test_monitor_wide_events_create_no_target_series() -> None:
     assert [e.name for e in span.events] == ["local_stall"]
     names = [r.log_record.event_name for r in p.logs.get_finished_logs()]
     assert names == ["genesys_pulse.local_stall", "genesys_pulse.monitor.stopped"]
+
+
+def test_local_stall_samples_do_not_count_as_network_figures() -> None:
+    p = pipeline()
+    sink = OTelSink(meter_provider=p.meter_provider)
+    sink.on_sample(sample(1, ProbeKind.CONTROL, 0.05))
+    stalled = Sample(
+        TARGET, ProbeKind.CONTROL, 2, 102.0, 102.3, 0.9, False, T0 + 2, 0.85, local_stall=True
+    )
+    timed_out = Sample(
+        TARGET, ProbeKind.CONTROL, 3, 103.0, 103.0, None, True, T0 + 3, local_stall=True
+    )
+    sink.on_sample(stalled)
+    sink.on_sample(timed_out)
+    points = p.metric_points()
+    (rtt,) = points["genesys.websocket.ping.rtt"][1]
+    assert rtt.count == 1 and rtt.max == 0.05
+    assert "genesys.websocket.ping.timeouts" not in points
+    assert "genesys.websocket.ping.jitter" not in points
+    (pings,) = points["genesys.websocket.pings"][1]
+    assert pings.value == 3
+    (lag,) = points["genesys.monitor.loop.lag"][1]
+    assert lag.max == pytest.approx(0.3)  # the stall itself is what loop.lag shows

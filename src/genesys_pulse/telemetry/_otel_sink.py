@@ -349,13 +349,18 @@ class OTelSink:
         if probe not in state.kinds_seen:
             self._first_of_kind(state, probe)
         if probe is ProbeKind.HEARTBEAT:
-            if s.gap_s is not None:
+            if s.gap_s is not None and not s.local_stall:
                 self._heartbeat_gap.record(s.gap_s, attrs)
             return
         self._pings.add(1, attrs)
         if s.sent_mono is not None:
             lag = s.sent_mono - s.scheduled_mono
             self._loop_lag.record(lag if lag > 0.0 else 0.0, state.base)
+        if s.local_stall:
+            # Our own event loop stalled while this probe was in flight: its
+            # RTT or timeout says nothing about the network (the monitor keeps
+            # it out of its statistics and thresholds too).
+            return
         if s.timed_out:
             self._timeouts.add(1, attrs)
             return
@@ -649,8 +654,12 @@ class OTelSink:
             )
         else:
             ctx = None
-        if e.name in ("monitor.started", "monitor.stopped") and self._config_json is not None:
-            attrs.setdefault("genesys_pulse.config", self._config_json)
+        if (
+            e.name in ("monitor.started", "monitor.stopped")
+            and self._config_json is not None
+            and "config" not in attrs
+        ):
+            attrs["config"] = self._config_json
         self._logger.emit(
             timestamp=_ns(e.at),
             context=ctx,
