@@ -1397,7 +1397,7 @@ def loads_config(text: str, env: Mapping[str, str] | None = None) -> MonitorConf
 
 
 def _file_error(path: str, rule: str) -> ConfigErrors:
-    return ConfigErrors([ConfigError("file", path, rule)])
+    return ConfigErrors([ConfigError("file", path, rule, shown=repr(path))])
 
 
 def load_config(
