@@ -360,6 +360,10 @@ async def _until_all_stopped(monitor: Any) -> None:
 
 
 async def _watch_signals(stop: trio.CancelScope) -> None:
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return  # embedded (tests, hosts): signals belong to the main thread
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for _ in signals:
             stop.cancel()
