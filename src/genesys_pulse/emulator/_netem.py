@@ -69,6 +69,9 @@ class ForwardRecord:
     received: float
     sent: float
     nbytes: int
+    conn: int = -1
+    """The client's TCP port of the proxied connection (``-1`` if unknown):
+    records of different connections interleave in one deque."""
 
     @property
     def added_delay(self) -> float:
@@ -165,13 +168,17 @@ class FaultProxy:
         for s in (client, server):
             with contextlib.suppress(OSError):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            conn = int(client.socket.getpeername()[1])
+        except (OSError, IndexError, TypeError):
+            conn = -1
         with trio.CancelScope() as scope:
             entry = (client, server, scope)
             self._conns.add(entry)
             try:
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._pipe, client, server, self.upstream, scope)
-                    nursery.start_soon(self._pipe, server, client, self.downstream, scope)
+                    nursery.start_soon(self._pipe, client, server, self.upstream, scope, conn)
+                    nursery.start_soon(self._pipe, server, client, self.downstream, scope, conn)
             finally:
                 self._conns.discard(entry)
         with trio.CancelScope(shield=True):
@@ -185,6 +192,7 @@ class FaultProxy:
         dst: trio.SocketStream,
         faults: DirectionFaults,
         scope: trio.CancelScope,
+        conn: int = -1,
     ) -> None:
         """Read from ``src``, hold each chunk until due, write to ``dst``."""
         send, recv = trio.open_memory_channel[tuple[float, float, bytes] | None](math.inf)
@@ -208,7 +216,9 @@ class FaultProxy:
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     scope.cancel()
                     return
-                faults.records.append(ForwardRecord(received, trio.current_time(), len(chunk)))
+                faults.records.append(
+                    ForwardRecord(received, trio.current_time(), len(chunk), conn)
+                )
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(writer)
