@@ -38,7 +38,21 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of *pid* (all its threads) in seconds."""
+    """CPU time of *pid* in seconds: the sum of its live threads' on-CPU time
+    from ``/proc/PID/task/*/schedstat`` (nanoseconds), else utime + stime from
+    ``/proc/PID/stat`` (clock ticks, 10 ms resolution)."""
+    total_ns = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total_ns += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+        if total_ns:
+            return total_ns / 1e9
+    except OSError:
+        pass
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
