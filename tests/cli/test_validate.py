@@ -159,6 +159,12 @@ def test_unreadable_paths(
     assert main(["validate", "--config", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "cannot be read" in err or "not a regular file" in err
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    assert main(["validate", "--config", str(fifo)]) == 2  # refused, without blocking
+    assert "is not a regular file" in capsys.readouterr().err
+    assert main(["validate", "--config", "nul\0byte.toml"]) == 2
+    assert "not a usable file name" in capsys.readouterr().err
     if os.geteuid() != 0:  # root reads anything
         assert main(["validate", "--config", write(tmp_path, VALID, mode=0o000)]) == 2
         assert "Permission denied" in capsys.readouterr().err

@@ -13,6 +13,9 @@ Two layers, both applied by :func:`redact_text`:
 *handlers* (a filter on a logger does not see records propagated from child
 loggers): the CLI puts one on its handlers, and the HTTP client adds its
 tokens to it as they are issued.
+
+:func:`redacted` (the JSON-able view of a configuration) is defined in
+:mod:`genesys_pulse.core.config` and re-exported here.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ import re
 import threading
 from collections.abc import Iterable
 
-from genesys_pulse.core.config import Secret
+from genesys_pulse.core.config import Secret, redacted
 
-__all__ = ["MASK", "SENSITIVE_KEYS", "RedactingFilter", "redact_text"]
+__all__ = ["MASK", "SENSITIVE_KEYS", "RedactingFilter", "redact_text", "redacted"]
 
 MASK = "***"
 """What a redacted value is replaced with."""

@@ -1423,6 +1423,9 @@ def load_config(
             return parse_config({}, env)
     name = os.fspath(path)
     try:
+        # stat first: opening a FIFO or a device could block or never end
+        if not stat.S_ISREG(os.stat(name).st_mode):
+            raise _file_error(name, "is not a regular file")
         with open(name, "rb") as f:
             st = os.fstat(f.fileno())
             if not stat.S_ISREG(st.st_mode):
@@ -1430,6 +1433,10 @@ def load_config(
             raw = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as e:
         raise _file_error(name, f"cannot be read ({e.strerror or e})") from None
+    except ConfigErrors:
+        raise
+    except ValueError:  # e.g. an embedded NUL in the path
+        raise _file_error(name, "is not a usable file name") from None
     if len(raw) > MAX_CONFIG_BYTES:
         raise _file_error(name, "is larger than 1 MiB")
     try:
