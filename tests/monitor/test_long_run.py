@@ -48,8 +48,8 @@ def _check_bounded(mon: Monitor) -> None:
             sizes = st.stats.sizes()
             assert sizes["window"] <= st.stats.capacity
             assert sizes["stable"] <= st.stats.capacity
-            assert sizes["all_time_buckets"] <= 1500
-            assert sizes["window_buckets"] <= 1500
+            for key in ("all_time_buckets", "gap_buckets", "ipdv_buckets"):
+                assert sizes[key] <= 1500, key
     for sup in mon.supervisors.values():
         assert len(sup.open_links) <= 2
     assert mon.looplag.remembered <= mon.looplag.stall_capacity

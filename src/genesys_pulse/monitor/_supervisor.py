@@ -45,6 +45,7 @@ from typing import Any
 import trio
 
 from genesys_pulse.core import _messages as msgs
+from genesys_pulse.core._backoff import Backoff
 from genesys_pulse.core.config import TargetConfig
 from genesys_pulse.core.model import EVENT_NAMES, AttrValue
 from genesys_pulse.transport import (
@@ -54,7 +55,6 @@ from genesys_pulse.transport import (
     open_websocket,
 )
 
-from ._backoff import ReconnectBackoff
 from ._link import Link
 from ._target import TargetProbe
 
@@ -110,7 +110,7 @@ class _Base:
         self.cfg: TargetConfig = probe.cfg
         self.connector = connector
         self.rng = rng
-        self.backoff = ReconnectBackoff(rng)
+        self.backoff = Backoff(rng, initial=1.0, cap=90.0)
         self._generation = 0
         self._wake = trio.Event()
         self._nursery: trio.Nursery | None = None
@@ -218,7 +218,7 @@ class _Base:
         while True:
             if link.dead.is_set():
                 return None
-            reason = self._take_rotation()
+            reason = self._take_rotation(link)
             if reason is not None:
                 return reason
             if trio.current_time() >= until:
@@ -227,11 +227,16 @@ class _Base:
             with trio.move_on_at(until):
                 await self._wake.wait()
 
-    def _take_rotation(self) -> str | None:
+    def _take_rotation(self, link: Link) -> str | None:
         return None
 
+    def _next_delay(self) -> float:
+        """The core backoff's next delay (uptime of the last connection decays it first)."""
+        self.backoff.on_disconnected(trio.current_time())
+        return self.backoff.next_delay()
+
     async def _backoff_sleep(self, reason: str, error: str = "") -> None:
-        delay = self.backoff.failure(trio.current_time())
+        delay = self._next_delay()
         self.probe.connection_state = "backoff"
         self.probe.event("reconnect", reason=reason, delay_s=round(delay, 3), error=error)
         await trio.sleep(delay)
@@ -279,7 +284,7 @@ class WebSocketSupervisor(_Base):
                     await self._backoff_sleep("connect_failed", type(exc).__name__)
                     continue
                 self._install(link, restored=restored)
-                self.backoff.success(trio.current_time())
+                self.backoff.on_connected(trio.current_time())
                 await self._wait(link)
                 self._lost(link)
                 await self._close(link)
@@ -302,7 +307,7 @@ class GenesysSupervisor(_Base):
         g = self.cfg.genesys
         assert g is not None
         self.settings = g
-        self._rotation: str | None = None
+        self._rotation: tuple[str, float] | None = None
         self._wall_anchor = wall_anchor
         self.token_issued_at: float | None = None
         self.channels_created = 0
@@ -333,13 +338,15 @@ class GenesysSupervisor(_Base):
     def request_rotation(self, reason: str) -> None:
         """Ask the connection loop to rotate make-before-break."""
         if self._rotation is None:
-            self._rotation = reason
+            self._rotation = (reason, trio.current_time())
         self._wake.set()
 
-    def _take_rotation(self) -> str | None:
+    def _take_rotation(self, link: Link) -> str | None:
         r = self._rotation
         self._rotation = None
-        return r
+        if r is None or r[1] < link.opened_at:
+            return None  # already satisfied: the link is newer than the request
+        return r[0]
 
     def _hook(self, name: str, attrs: dict[str, Any]) -> None:
         """Audit hook of the Genesys clients: forward their events to the target."""
@@ -407,7 +414,7 @@ class GenesysSupervisor(_Base):
                 if isinstance(exc, AuthRefused):
                     raise
                 # no valid token: the connection loop reports it; retry soon
-                await trio.sleep(self.backoff.base)
+                await trio.sleep(1.0)
                 continue
             if prev is not None and tok is not prev:
                 self.request_rotation("token")
@@ -468,6 +475,7 @@ class GenesysSupervisor(_Base):
                 await self._backoff_sleep("connect_failed", type(exc).__name__)
                 continue
             self._install(link, restored=restored)
+            self.backoff.on_connected(trio.current_time())
             restored = True
             while True:
                 reason = await self._wait(link, self.rotate_at)
@@ -484,11 +492,7 @@ class GenesysSupervisor(_Base):
                 channel = None
                 self.probe.event("reconnect", reason="socket_closing", delay_s=0.0, error="")
             else:
-                self.backoff_mark_unstable()
                 await self._backoff_sleep(link.dead_reason or "closed")
-
-    def backoff_mark_unstable(self) -> None:
-        """Hook for tests (no-op): a connection ended unexpectedly."""
 
     async def _rotate(self, old: Link, channel: Any, reason: str) -> tuple[Link, Any]:
         """Make-before-break: a new channel and link are current before ``old`` is closed.
@@ -508,7 +512,7 @@ class GenesysSupervisor(_Base):
             except Exception as exc:
                 if old.dead.is_set():
                     return old, channel
-                delay = self.backoff.failure(trio.current_time())
+                delay = self._next_delay()
                 self.probe.event(
                     "reconnect",
                     reason=f"rotation_failed:{reason}",
@@ -524,7 +528,7 @@ class GenesysSupervisor(_Base):
         self.probe.event("rotation", reason=reason)
         assert self._nursery is not None
         self._nursery.start_soon(self._retire, old)
-        self.backoff.success(trio.current_time())
+        self.backoff.on_connected(trio.current_time())
         return new, new_channel
 
 

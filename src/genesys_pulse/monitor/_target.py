@@ -26,8 +26,8 @@ Slot rules (also summarised in ARCHITECTURE.md, ``monitor``):
   machines.
 * **Local stalls**: a slot whose send was late by more than the stall
   threshold, or during which the event-loop lag task saw a stall, is flagged
-  ``local_stall=True``; such samples are kept in the histograms but are not
-  fed to the threshold machines (a stalled host must not page the network
+  ``local_stall=True``; such samples are kept in the histograms and counts but
+  are kept out of the stability window and are not fed to the threshold machines (a stalled host must not page the network
   team); a ``local_stall`` event is emitted per stall instead. Slots that a
   stall longer than the interval swallowed are recorded as timed-out samples
   flagged ``local_stall``.
@@ -187,30 +187,46 @@ class TargetProbe:
             )
         )
 
-    def record(self, sample: Sample, *, planned: bool = False) -> None:
-        """Account for one probe sample and deliver it (control/application)."""
-        st = self.state[sample.probe]
-        st.stats.add(sample, planned=planned)
-        if not (planned or sample.local_stall):
+    def record(
+        self,
+        kind: ProbeKind,
+        k: int,
+        due: float,
+        sent: float | None,
+        rtt: float | None,
+        at: float,
+        *,
+        stalled: bool,
+        planned: bool = False,
+    ) -> Sample:
+        """Account for one probe slot (control/application), build its sample, deliver it."""
+        st = self.state[kind]
+        ipdv = st.stats.record(rtt, planned=planned, local_stall=stalled)
+        timed_out = rtt is None
+        sample = Sample(
+            self.id, kind, k, due, sent, rtt, timed_out, at, jitter_s=ipdv, local_stall=stalled
+        )
+        if not (planned or stalled):
             m = st.machines
-            if sample.timed_out:
-                st.consecutive += 1
-            else:
-                st.consecutive = 0
-            self._transition(sample.probe, m["rtt"].observe(sample.rtt_s))
-            if sample.jitter_s is not None:
-                self._transition(sample.probe, m["jitter"].observe(sample.jitter_s))
-            self._transition(sample.probe, m["consecutive_timeouts"].observe(float(st.consecutive)))
+            st.consecutive = st.consecutive + 1 if timed_out else 0
+            self._transition(kind, m["rtt"].observe(rtt))
+            if ipdv is not None:
+                self._transition(kind, m["jitter"].observe(ipdv))
+            self._transition(kind, m["consecutive_timeouts"].observe(float(st.consecutive)))
             stability = st.stats.stability()
             if stability is not None and st.stats.stability_slots >= st.min_stability_slots:
-                self._transition(sample.probe, m["stability"].observe(stability))
+                self._transition(kind, m["stability"].observe(stability))
         self._d.sample(sample)
+        return sample
 
     def record_heartbeat(self, sample: Sample) -> None:
         """Account for one heartbeat-gap sample and deliver it."""
         st = self.state[ProbeKind.HEARTBEAT]
-        st.stats.add(sample)
-        if not sample.local_stall and sample.gap_s is not None:
+        assert sample.gap_s is not None
+        st.stats.record_gap(
+            sample.gap_s, timed_out=sample.timed_out, local_stall=sample.local_stall
+        )
+        if not sample.local_stall:
             self._transition(
                 ProbeKind.HEARTBEAT, st.machines["heartbeat_silence"].observe(sample.gap_s)
             )
@@ -316,23 +332,19 @@ class TargetProbe:
         for kind, st in self.state.items():
             for key, value in st.stats.window_summary().items():
                 attrs[f"{kind.value}.{key}"] = value
-            st.stats.reset_window()
         self._d.event(Event(self.id, "window", time.time(), attrs))
 
     def _missed_slot(self, k: int, due: float) -> None:
         at = time.time()
         for kind in self.kinds:
-            self.record(Sample(self.id, kind, k, due, None, None, True, at, local_stall=True))
+            self.record(kind, k, due, None, None, at, stalled=True)
 
     def _disconnected_slot(self, k: int, due: float) -> None:
         at = time.time()
         planned = self.planned_outage
         stalled = self._lag.stalled_during(due, due)
         for kind in self.kinds:
-            self.record(
-                Sample(self.id, kind, k, due, None, None, True, at, local_stall=stalled),
-                planned=planned,
-            )
+            self.record(kind, k, due, None, None, at, stalled=stalled, planned=planned)
 
     async def _slot(self, k: int, due: float, next_due: float, *, late: bool) -> None:
         link = self.link
@@ -410,13 +422,8 @@ class TargetProbe:
         at: float,
         stalled: bool,
     ) -> bool:
-        st = self.state[kind]
-        jitter = st.stats.ipdv(rtt)
+        self.record(kind, k, due, sent, rtt, at, stalled=stalled)
         timed_out = rtt is None
-        sample = Sample(
-            self.id, kind, k, due, sent, rtt, timed_out, at, jitter_s=jitter, local_stall=stalled
-        )
-        self.record(sample)
         if timed_out and not stalled:
             self.event("timeout", probe=kind.value, seq=k)
         return timed_out
