@@ -394,6 +394,8 @@ SCALAR_VALUES: list[object] = [
 
 def arbitrary(rng: random.Random, depth: int = 0) -> object:
     r = rng.random()
+    if r < 0.01:
+        return 10**5000  # too large even to print (int to str conversion limit)
     if depth < 4 and r < 0.25:
         return {rng.choice(KEY_NAMES): arbitrary(rng, depth + 1) for _ in range(rng.randint(0, 5))}
     if depth < 4 and r < 0.35:
@@ -430,7 +432,10 @@ ENV_NAMES = [
     "GENESYS_PULSE_STABILITY_WINDOW", "GENESYS_PULSE_CONTROL_PINGS", "GENESYS_PULSE_WINDOW",
     "GENESYS_PULSE_API_URL", "GENESYS_PULSE_ECHO_MESSAGE", "GENESYS_PULSE_JOURNAL_PATH",
 ]  # fmt: skip
-ENV_VALUES = ["1s", "mypurecloud.com", "wss://e.org", "1/2", "x", "", "0", "true", "v2.a,v2.b", "ü"]
+ENV_VALUES = [
+    "1s", "mypurecloud.com", "wss://e.org", "1/2", "x", "", "0", "true", "v2.a,v2.b", "ü", "²",
+    "9" * 5000, "1/" + "9" * 5000, "300", " 42 ", "٣",
+]  # fmt: skip
 
 
 @settings(FAST, max_examples=3000)

@@ -292,3 +292,10 @@ def test_heartbeat_silence_follows_heartbeat_period() -> None:
     cfg = parse_config(mutate(BASE, f"{T0}.heartbeat_period", "10s"))
     hs = cfg.targets[0].thresholds.heartbeat_silence
     assert (hs.warning, hs.critical) == (20.0, 30.0)
+
+
+def test_client_secret_key_names_the_targets_variable() -> None:
+    data = mutate(BASE, f"{T0}.client_secret_env", "EU_SECRET")
+    errors = errors_of(mutate(data, f"{T0}.client_secret", "x"))
+    assert [e.field for e in errors] == [f"{T0}.client_secret"]
+    assert errors[0].rule.endswith("set EU_SECRET")

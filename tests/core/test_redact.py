@@ -10,6 +10,8 @@ import logging
 import pickle
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from genesys_pulse.core._redact import RedactingFilter, redact_text
 from genesys_pulse.core.config import ConfigErrors, Secret, parse_config, redacted
@@ -184,3 +186,44 @@ def test_filter_keeps_records_and_clears_args() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "a %s", ("Bearer zzz",), None)
     assert filt.filter(record) is True
     assert record.args is None and record.getMessage() == "a Bearer ***"
+
+
+def test_secret_made_of_mask_characters() -> None:
+    assert "****" not in redact_text("*****", ["****"])
+    assert redact_text("x******y", ["****"]) == "x***y" or "****" not in redact_text(
+        "x******y", ["****"]
+    )
+
+
+@settings(max_examples=1000, deadline=None, database=None)
+@given(
+    st.text(max_size=40),
+    st.text(min_size=4, max_size=24),
+    st.text(max_size=40),
+    st.lists(st.text(max_size=12), max_size=3),
+)
+def test_known_secret_never_survives(
+    prefix: str, secret: str, suffix: str, others: list[str]
+) -> None:
+    out = redact_text(prefix + secret + suffix + secret, [secret, *others])
+    assert secret not in out
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(
+    st.text(max_size=60),
+    st.sampled_from(["Bearer ", "Basic ", "access_token=", '"access_token": "']),
+)
+def test_pattern_values_never_survive(noise: str, prefix: str) -> None:
+    token = "Zq9-token-value-Xy7"
+    out = redact_text(f'{noise} {prefix}{token}" {noise}')
+    assert token not in out
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.text(max_size=40), st.lists(st.text(max_size=10) | st.integers(), max_size=3))
+def test_filter_never_raises_and_never_leaks(fmt: str, args: list[object]) -> None:
+    filt = RedactingFilter([SECRET])
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, fmt + SECRET, tuple(args), None)
+    assert filt.filter(record) is True
+    assert SECRET not in record.getMessage()

@@ -78,12 +78,23 @@ def redact_text(text: str, secrets: Iterable[str | Secret] = ()) -> str:
         key=len,
         reverse=True,
     )
-    for v in values:
-        if v in text:
-            text = text.replace(v, MASK)
+    text = _mask_values(text, values)
     text = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     text = _QUOTED_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}{m.group(2)}", text)
     text = _BARE_PAIR.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    # once more: masking may have joined neighbours into a secret (e.g. one made of "*")
+    return _mask_values(text, values)
+
+
+def _mask_values(text: str, values: list[str]) -> str:
+    # Each pass shortens the text (values are longer than MASK), so this ends.
+    changed = True
+    while changed:
+        changed = False
+        for v in values:
+            if v in text:
+                text = text.replace(v, MASK)
+                changed = True
     return text
 
 

@@ -201,6 +201,8 @@ def _show(value: object) -> str:
     if isinstance(value, str):
         text = value if len(value) <= 60 else value[:57] + "..."
         return repr(text)
+    if isinstance(value, int) and abs(value) >= 10**30:
+        return "a very large number"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, Mapping):
@@ -446,8 +448,18 @@ class _Ctx:
             self.errors.append(ConfigError(path, value, rule, shown=shown))
         return _BAD
 
-    def table(self, path: str, raw: object, allowed: Iterable[str]) -> dict[str, Any] | _Bad:
-        """Check *raw* is a table with only *allowed* keys; return it as a dict."""
+    def table(
+        self,
+        path: str,
+        raw: object,
+        allowed: Iterable[str],
+        secret_env: str | None = None,
+    ) -> dict[str, Any] | _Bad:
+        """Check *raw* is a table with only *allowed* keys; return it as a dict.
+
+        *secret_env* names the variable a ``client_secret`` key should have
+        been (the target's ``client_secret_env``), for the error message.
+        """
         if not isinstance(raw, Mapping):
             return self.err(path or "(top level)", raw, "must be a table")
         allowed = tuple(allowed)
@@ -462,7 +474,12 @@ class _Ctx:
                     kpath,
                     MISSING,
                     "must not be in the file: secrets come from the environment: "
-                    f"set {DEFAULT_CLIENT_SECRET_ENV} (or the variable named by client_secret_env)",
+                    + (
+                        f"set {secret_env}"
+                        if secret_env
+                        else f"set {DEFAULT_CLIENT_SECRET_ENV} "
+                        "(or the variable named by client_secret_env)"
+                    ),
                 )
                 continue
             if key not in allowed:
@@ -760,9 +777,9 @@ def _env_value(key: str, text: str) -> object:
             return False
         return text
     if key == "stability_window":
-        return int(text) if text.strip().isdigit() else text
+        return int(text) if re.fullmatch(r"\s*[0-9]{1,12}\s*", text) else text
     if key == "shard":
-        m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+        m = re.fullmatch(r"\s*([0-9]{1,6})\s*/\s*([0-9]{1,6})\s*", text)
         return [int(m.group(1)), int(m.group(2))] if m else text
     return text
 
@@ -952,7 +969,12 @@ def _parse_target(
     id_optional: bool,
 ) -> TargetConfig | None:
     tpath = f"targets[{i}]"
-    table = ctx.table(tpath, raw, _TARGET_KEYS)
+    secret_env = DEFAULT_CLIENT_SECRET_ENV
+    if isinstance(raw, Mapping):
+        named = raw.get("client_secret_env")
+        if isinstance(named, str) and _ENV_NAME.match(named):
+            secret_env = named
+    table = ctx.table(tpath, raw, _TARGET_KEYS, secret_env)
     if isinstance(table, _Bad):
         return None
     n_errors = len(ctx.errors)
@@ -1335,7 +1357,11 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) 
             if 1 <= s[1] <= 1024 and 0 <= s[0] < s[1]:
                 shard = (s[0], s[1])
             else:
-                ctx.err("shard", MISSING, f"[{s[0]}, {s[1]}] needs 0 <= index < count <= 1024")
+                ctx.err(
+                    "shard",
+                    MISSING,
+                    f"[{_show(s[0])}, {_show(s[1])}] needs 0 <= index < count <= 1024",
+                )
         else:
             ctx.err(
                 "shard", s, 'must be [index, count], e.g. [0, 4] (or "0/4" from the environment)'
