@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
+import warnings
+from pathlib import Path
 
 import pytest
 
+from genesys_pulse.core._regions import REGIONS, find_region
 from genesys_pulse.core.config import (
+    ENV_GLOBAL_VARIABLES,
+    ENV_TARGET_VARIABLES,
     ConfigError,
     ConfigErrors,
+    ConfigWarning,
     GenesysSettings,
     Levels,
     MonitorConfig,
     Secret,
     TargetConfig,
+    load_config,
     loads_config,
     missing_credentials,
     parse_config,
@@ -290,3 +299,72 @@ def test_config_objects_are_frozen() -> None:
     cfg = parse_config({"targets": [{"id": "target-01", "environment": "mypurecloud.ie"}]})
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.targets[0].interval = 2.0  # type: ignore[misc]
+
+
+# --- load_config, the region table, and the reference staying in step ---------------------
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+MINIMAL = '[[targets]]\nid = "target-01"\nenvironment = "mypurecloud.ie"\n'
+
+
+def test_load_config_reads_file_and_config_variable(tmp_path: Path) -> None:
+    p = tmp_path / "pulse.toml"
+    p.write_text(MINIMAL)
+    p.chmod(0o600)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cfg = load_config(p, {})
+        assert cfg.targets[0].id == "target-01"
+        assert load_config(None, {"GENESYS_PULSE_CONFIG": str(p)}) == cfg
+        env_only = load_config(None, {"GENESYS_PULSE_ENVIRONMENT": "mypurecloud.ie"})
+    assert env_only.targets[0].id == "genesys-mypurecloud-ie"
+
+
+def test_load_config_warns_on_readable_file_with_client_id(tmp_path: Path) -> None:
+    p = tmp_path / "pulse.toml"
+    p.write_text(MINIMAL + 'client_id = "abc"\n')
+    p.chmod(0o640)
+    with pytest.warns(ConfigWarning, match="readable by group/others"):
+        load_config(p, {})
+    p.chmod(0o600)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_config(p, {})
+
+
+def test_load_config_defaults_to_os_environ(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = tmp_path / "pulse.toml"
+    p.write_text(MINIMAL)
+    monkeypatch.setenv("GENESYS_CLOUD_CLIENT_SECRET", SECRET)
+    g = load_config(str(p)).targets[0].genesys
+    assert g is not None and g.client_secret == Secret(SECRET)
+    assert os.environ["GENESYS_CLOUD_CLIENT_SECRET"] == SECRET
+
+
+def test_region_table() -> None:
+    assert len(REGIONS) == 18
+    assert len({r.domain for r in REGIONS}) == 18
+    assert len({r.name for r in REGIONS}) == 18
+    r = find_region(" US-WEST-2 ")
+    assert r is not None and r.domain == "usw2.pure.cloud"
+    assert (r.api_base, r.login_base, r.streaming_base) == (
+        "https://api.usw2.pure.cloud",
+        "https://login.usw2.pure.cloud",
+        "wss://streaming.usw2.pure.cloud",
+    )
+    assert find_region("example.com") is None
+
+
+def test_reference_documents_every_key_variable_and_region() -> None:
+    doc = DOC.read_text(encoding="utf-8")
+    from genesys_pulse.core import config as c
+
+    keys = {*c._TARGET_KEYS, *c._TOP_KEYS, *c._MEASURES, *c._HYSTERESIS_KEYS, *c._LEVEL_KEYS}
+    for key in sorted(keys):
+        assert re.search(rf"`{key}`", doc), key
+    for var in (*ENV_TARGET_VARIABLES, *ENV_GLOBAL_VARIABLES, "GENESYS_PULSE_CONFIG"):
+        assert f"`{var}`" in doc, var
+    for region in REGIONS:
+        assert f"`{region.domain}`" in doc and f"`{region.name}`" in doc, region

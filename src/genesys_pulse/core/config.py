@@ -46,7 +46,9 @@ __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CLIENT_ID_ENV",
     "DEFAULT_CLIENT_SECRET_ENV",
+    "ENV_GLOBAL_VARIABLES",
     "ENV_PREFIX",
+    "ENV_TARGET_VARIABLES",
     "MAX_INTERVAL",
     "MAX_MESSAGE_BYTES",
     "MAX_TOPICS",
@@ -763,6 +765,7 @@ _ENV_TOP: Final[dict[str, str]] = {
 ENV_TARGET_VARIABLES: Final = tuple(ENV_PREFIX + k for k in _ENV_TARGET)
 """The single-target override variables (see :func:`parse_config`)."""
 ENV_GLOBAL_VARIABLES: Final = tuple(ENV_PREFIX + k for k in _ENV_TOP)
+"""The variables overriding top-level keys (``window``, ``journal_path``, ``shard``)."""
 
 
 def _env_value(key: str, text: str) -> object:
