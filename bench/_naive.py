@@ -51,18 +51,37 @@ async def raw_tcp_floor(count: int = 500) -> list[float]:
 
 
 async def naive_trio_websocket(
-    url: str, *, targets: int, interval: float, duration: float
+    url: str,
+    *,
+    targets: int,
+    interval: float,
+    duration: float,
+    warmup: float = 2.0,
+    connect_limit: float = 120.0,
 ) -> dict[str, object]:
-    """Run ``targets`` naive trio-websocket ping loops for ``duration`` seconds."""
+    """Run ``targets`` naive trio-websocket ping loops; measure a steady-state window.
+
+    Connections start spread over ``min(5, targets / 500)`` seconds. Once all
+    are connected (or ``connect_limit`` passed) and ``warmup`` seconds more,
+    process CPU time, pings and RTTs are counted for ``duration`` seconds.
+    Returns ``rtts``/``timeouts``/``probes``/``cpu_s``/``wall_s`` of that
+    window and ``connected``.
+    """
     rtts: list[float] = []
     timeouts = 0
     probes = 0
+    connected = 0
+    recording = False
+    all_connected = trio.Event()
     counter = itertools.count()
 
     async def one(delay: float) -> None:
-        nonlocal timeouts, probes
+        nonlocal timeouts, probes, connected
         await trio.sleep(delay)
         async with open_websocket_url(url) as ws:
+            connected += 1
+            if connected == targets:
+                all_connected.set()
 
             async def drain() -> None:
                 while True:
@@ -72,21 +91,36 @@ async def naive_trio_websocket(
                 n.start_soon(drain)
                 while True:
                     t0 = trio.current_time()
-                    probes += 1
                     with trio.move_on_after(interval) as cs:
                         await ws.ping(str(next(counter)).encode())
-                    if cs.cancelled_caught:
-                        timeouts += 1
-                    else:
-                        rtts.append(trio.current_time() - t0)
+                    if recording:
+                        probes += 1
+                        if cs.cancelled_caught:
+                            timeouts += 1
+                        else:
+                            rtts.append(trio.current_time() - t0)
                     await trio.sleep(interval)
 
-    cpu0 = time.process_time()
-    with trio.move_on_after(duration + 5):
+    ramp = min(5.0, targets / 500.0)
+    cpu = wall = 0.0
+    with trio.move_on_after(connect_limit + warmup + duration + 10):
         async with trio.open_nursery() as nursery:
             for i in range(targets):
-                nursery.start_soon(one, min(5.0, targets / 500.0) * i / max(1, targets))
-            await trio.sleep(duration + min(5.0, targets / 500.0))
+                nursery.start_soon(one, ramp * i / max(1, targets))
+            with trio.move_on_after(connect_limit):
+                await all_connected.wait()
+            await trio.sleep(warmup)
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            recording = True
+            await trio.sleep(duration)
+            recording = False
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
             nursery.cancel_scope.cancel()
-    cpu = time.process_time() - cpu0
-    return {"rtts": rtts, "timeouts": timeouts, "probes": probes, "cpu_s": cpu}
+    return {
+        "rtts": rtts,
+        "timeouts": timeouts,
+        "probes": probes,
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "connected": connected,
+    }

@@ -1,0 +1,451 @@
+"""The measured processes of the benchmarks, one per run ("arm").
+
+Every arm runs in a process of its own, so that its CPU time, RSS and garbage
+collector are its own, and prints one JSON line with its results at the end.
+The benchmark scripts start them with :func:`run_arm` and put the figures of
+different arms, measured in the same invocation, side by side.
+
+Arms:
+
+* ``pulse``: ``run_monitor`` on N plain WebSocket targets (control ping plus
+  an echo message as application probe). Waits until every target is
+  connected, then ``--warmup`` seconds, then measures process CPU time
+  (``time.process_time``: all threads, so OTel's export threads count) and
+  every sample over ``--duration`` seconds. ``--sink`` chooses the telemetry:
+  ``none``, ``otel-noop`` (OTelSink on the API's no-op providers),
+  ``otel-memory`` (SDK providers with in-memory reader/exporters) or
+  ``otel-otlp`` (SDK + OTLP/HTTP exporters to ``--otlp-endpoint``).
+* ``naive``: the naive trio-websocket loop (``bench/_naive.py``) at the same
+  rate, measured the same way.
+* ``raw``: a blocking-socket WebSocket client (hand-built masked ping frame,
+  reads the pong bytes): the floor of a WebSocket ping.
+* ``websockets``: the ``websockets`` library's asyncio client, its own
+  ``latency`` after ``await ws.ping()``.
+* ``proxy``: the ``_netem`` fault proxy with a delay per direction; on
+  ``dump PATH`` (stdin) writes its per-chunk records and exits.
+
+Times that cross processes are ``time.perf_counter()`` readings
+(``CLOCK_MONOTONIC``, one clock for every process of the machine); each
+process converts its ``trio.current_time()`` readings with its own offset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "src"))
+
+import trio  # noqa: E402
+from _common import current_rss_mib, pct  # noqa: E402
+
+
+def run_arm(args: list[str], timeout: float) -> dict[str, Any]:
+    """Run ``python bench/_arms.py ARGS`` and return its JSON line (bounded in time)."""
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "_arms.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"arm {args[:1]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def _write(path: str, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` (synchronously: the measurement is over)."""
+    with open(path, "w") as f:
+        json.dump(data, f)
+
+
+def _offset() -> float:
+    """``trio.current_time() - time.perf_counter()`` of this process (best of 5 reads)."""
+    best = None
+    for _ in range(5):
+        a = time.perf_counter()
+        t = trio.current_time()
+        b = time.perf_counter()
+        if best is None or b - a < best[0]:
+            best = (b - a, t - (a + b) / 2)
+    assert best is not None
+    return best[1]
+
+
+# ---------------------------------------------------------------- pulse
+
+
+def _config(url: str, n: int, interval: float, timeout: float, echo: bool) -> Any:
+    from genesys_pulse.core.config import parse_config
+
+    targets = []
+    for i in range(n):
+        t: dict[str, Any] = {
+            "id": f"bench-target-{i:05d}",
+            "kind": "websocket",
+            "url": url,
+            "interval": interval,
+            "timeout": timeout,
+        }
+        if echo:
+            t["echo_message"] = "hello"
+        targets.append(t)
+    return parse_config({"window": 60.0, "targets": targets}, {})
+
+
+class _Recorder:
+    """A sink that keeps the fields of each sample the benchmarks need."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.rows: list[tuple[str, bool, int, float, float | None, float | None, bool, bool]] = []
+
+    def on_sample(self, s: Any) -> None:
+        if self.on:
+            self.rows.append(
+                (
+                    s.target,
+                    s.probe == "control",
+                    s.seq,
+                    s.scheduled_mono,
+                    s.sent_mono,
+                    s.rtt_s,
+                    s.timed_out,
+                    s.local_stall,
+                )
+            )
+
+    def on_event(self, e: Any) -> None:
+        pass
+
+
+def _sinks(kind: str, endpoint: str | None, window: float) -> tuple[list[Any], Any]:
+    """The telemetry sinks of a pulse arm and a shutdown callable."""
+    if kind == "none":
+        return [], None
+    from opentelemetry import metrics, trace
+    from opentelemetry._logs import NoOpLoggerProvider
+
+    from genesys_pulse.telemetry import OTelSink
+
+    if kind == "otel-noop":
+        sink = OTelSink(
+            meter_provider=metrics.NoOpMeterProvider(),
+            tracer_provider=trace.NoOpTracerProvider(),
+            logger_provider=NoOpLoggerProvider(),
+            window=window,
+        )
+        return [sink], None
+    if kind == "otel-memory":
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs.export import (
+            BatchLogRecordProcessor,
+            InMemoryLogRecordExporter,
+        )
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        tp = TracerProvider()
+        tp.add_span_processor(BatchSpanProcessor(InMemorySpanExporter()))
+        lp = LoggerProvider()
+        lp.add_log_record_processor(BatchLogRecordProcessor(InMemoryLogRecordExporter()))
+        reader = InMemoryMetricReader()
+        mp = MeterProvider(metric_readers=[reader])
+        sink = OTelSink(meter_provider=mp, tracer_provider=tp, logger_provider=lp, window=window)
+        return [sink], reader
+    if kind == "otel-otlp":
+        from genesys_pulse.telemetry.sdk_setup import configure_from_env
+
+        env = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint or "http://127.0.0.1:4318",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_METRIC_EXPORT_INTERVAL": "5000",
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_METRICS_EXPORTER": "otlp",
+            "OTEL_LOGS_EXPORTER": "otlp",
+        }
+        providers = configure_from_env(env)
+        sink = OTelSink(
+            meter_provider=providers.meter_provider,
+            tracer_provider=providers.tracer_provider,
+            logger_provider=providers.logger_provider,
+            window=window,
+        )
+        return [sink], providers
+    raise ValueError(kind)
+
+
+async def _pulse(a: argparse.Namespace) -> dict[str, Any]:
+    from genesys_pulse.monitor import run_monitor
+
+    config = _config(a.url, a.targets, a.interval, a.timeout, not a.no_echo)
+    rec = _Recorder()
+    extra, keep = _sinks(a.sink, a.otlp_endpoint, config.window)
+    off = _offset()
+    out: dict[str, Any] = {"arm": "pulse", "targets": a.targets, "interval": a.interval}
+    t_start = time.perf_counter()
+    with trio.move_on_after(a.connect_limit + a.warmup + a.duration + 30):
+        async with trio.open_nursery() as nursery:
+            mon = await nursery.start(
+                lambda task_status: run_monitor(
+                    config, sinks=[rec, *extra], task_status=task_status
+                )
+            )
+            with trio.move_on_after(a.connect_limit):
+                for probe in mon.targets.values():
+                    await probe.connected.wait()
+            out["connect_s"] = time.perf_counter() - t_start
+            out["connected"] = sum(p.connected.is_set() for p in mon.targets.values())
+            await trio.sleep(a.warmup)
+            ports0 = _ports(mon)
+            prof = None
+            if a.profile:
+                import cProfile
+
+                prof = cProfile.Profile()
+                prof.enable()
+            gc_before = [s["collections"] for s in gc.get_stats()]
+            cpu0, w0 = time.process_time(), time.perf_counter()
+            rec.on = True
+            await trio.sleep(a.duration)
+            rec.on = False
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - w0
+            if prof is not None:
+                prof.disable()
+                prof.dump_stats(a.profile)
+            out["gc_collections"] = [
+                s["collections"] - b for s, b in zip(gc.get_stats(), gc_before, strict=True)
+            ]
+            out["rss_mib"] = current_rss_mib()
+            out["tracked_objects"] = len(gc.get_objects())
+            ports1 = _ports(mon)
+            out["reconnected_targets"] = sum(1 for tid, p in ports0.items() if ports1.get(tid) != p)
+            nursery.cancel_scope.cancel()
+    del keep
+    out["cpu_s"] = cpu
+    out["wall_s"] = wall
+    _summarise(out, rec.rows, a)
+    if a.samples_out:
+        # per sample: port, control?, seq, sent (perf_counter), rtt
+        rows = [
+            [ports0.get(r[0], -1), r[1], r[2], r[4] - off, r[5]]
+            for r in rec.rows
+            if r[4] is not None and r[5] is not None and ports1.get(r[0]) == ports0.get(r[0])
+        ]
+        _write(a.samples_out, rows)
+    return out
+
+
+def _ports(mon: Any) -> dict[str, int]:
+    ports: dict[str, int] = {}
+    for tid, probe in mon.targets.items():
+        link = probe.link
+        sock = getattr(link.ws, "socket", None) if link is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                ports[tid] = sock.getsockname()[1]
+    return ports
+
+
+def _summarise(out: dict[str, Any], rows: list[Any], a: argparse.Namespace) -> None:
+    control = [r for r in rows if r[1]]
+    app = [r for r in rows if not r[1]]
+    send_err = [r[4] - r[3] for r in control if r[4] is not None]
+    out["slots"] = len(control) if control else len(app)
+    out["samples"] = len(rows)
+    out["timeouts"] = sum(1 for r in rows if r[6])
+    out["stalled"] = sum(1 for r in rows if r[7])
+    out["send_err_p50_s"] = pct(send_err, 50)
+    out["send_err_p99_s"] = pct(send_err, 99)
+    out["send_err_max_s"] = max(send_err) if send_err else float("nan")
+    for name, rs in (("control", control), ("application", app)):
+        rtts = [r[5] for r in rs if r[5] is not None]
+        out[f"{name}_rtt_p50_s"] = pct(rtts, 50)
+        out[f"{name}_rtt_p99_s"] = pct(rtts, 99)
+        out[f"{name}_rtt_max_s"] = max(rtts) if rtts else float("nan")
+        out[f"{name}_count"] = len(rs)
+
+
+# ---------------------------------------------------------------- naive
+
+
+async def _naive_arm(a: argparse.Namespace) -> dict[str, Any]:
+    from _naive import naive_trio_websocket
+
+    res = await naive_trio_websocket(
+        a.url,
+        targets=a.targets,
+        interval=a.interval,
+        duration=a.duration,
+        warmup=a.warmup,
+        connect_limit=a.connect_limit,
+    )
+    rtts = res.pop("rtts")
+    assert isinstance(rtts, list)
+    return {
+        "arm": "naive",
+        "targets": a.targets,
+        **res,
+        "rss_mib": current_rss_mib(),
+        "rtt_p50_s": pct(rtts, 50),
+        "rtt_p99_s": pct(rtts, 99),
+        "rtt_max_s": max(rtts) if rtts else float("nan"),
+    }
+
+
+# ---------------------------------------------------------------- raw socket
+
+
+def _raw(a: argparse.Namespace) -> dict[str, Any]:
+    host, port = "127.0.0.1", a.port
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(
+        (
+            f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise RuntimeError("no upgrade")
+        buf += chunk
+    rest = buf.split(b"\r\n\r\n", 1)[1]
+    assert not rest
+    lport = sock.getsockname()[1]
+    samples = []
+    for i in range(a.count):
+        payload = f"{i:08d}".encode()
+        # masked ping frame with an all-zero mask (payload unchanged)
+        frame = bytes([0x89, 0x80 | len(payload)]) + b"\0\0\0\0" + payload
+        want = 2 + len(payload)
+        sock.sendall(frame)
+        t0 = time.perf_counter()
+        got = 0
+        while got < want:
+            got += len(sock.recv(want - got))
+        samples.append([lport, True, i, t0, time.perf_counter() - t0])
+        time.sleep(a.interval)
+    sock.close()
+    rtts = [s[4] for s in samples]
+    out = {"arm": "raw", "rtt_p50_s": pct(rtts, 50), "rtt_p99_s": pct(rtts, 99)}
+    if a.samples_out:
+        Path(a.samples_out).write_text(json.dumps(samples))
+    return out
+
+
+# ---------------------------------------------------------------- websockets
+
+
+async def _websockets(a: argparse.Namespace) -> dict[str, Any]:
+    from websockets.asyncio.client import connect
+
+    samples = []
+    async with connect(f"ws://127.0.0.1:{a.port}/", compression=None, ping_interval=None) as ws:
+        lport = ws.transport.get_extra_info("sockname")[1]
+        for i in range(a.count):
+            t0 = time.perf_counter()
+            waiter = await ws.ping(f"{i:08d}".encode())
+            await asyncio.wait_for(waiter, 2.0)
+            samples.append([lport, True, i, t0, ws.latency])
+            await asyncio.sleep(a.interval)
+    rtts = [s[4] for s in samples]
+    out = {"arm": "websockets", "rtt_p50_s": pct(rtts, 50), "rtt_p99_s": pct(rtts, 99)}
+    if a.samples_out:
+        _write(a.samples_out, samples)
+    return out
+
+
+# ---------------------------------------------------------------- proxy
+
+
+async def _proxy(a: argparse.Namespace) -> None:
+    from collections import deque
+
+    from genesys_pulse.emulator._netem import fixed_delay, normal_delay, open_fault_proxy
+
+    kind, _, spec = a.delay.partition(":")
+    if kind == "fixed":
+        delay = fixed_delay(float(spec))
+    else:
+        mean, sd = (float(x) for x in spec.split(","))
+        delay = normal_delay(mean, sd)
+    async with open_fault_proxy("127.0.0.1", a.port, seed=1) as proxy:
+        for d in (proxy.upstream, proxy.downstream):
+            d.delay = delay
+            d.records = deque(maxlen=5_000_000)
+        gc.freeze()
+        off = _offset()
+        print(json.dumps({"port": proxy.port}), flush=True)
+        while True:
+            line = await trio.to_thread.run_sync(sys.stdin.readline)
+            if not line or line.startswith("quit"):
+                return
+            if line.startswith("dump "):
+                data = {
+                    name: [[r.conn, r.received - off, r.sent - off, r.nbytes] for r in d.records]
+                    for name, d in (("up", proxy.upstream), ("down", proxy.downstream))
+                }
+                for d in (proxy.upstream, proxy.downstream):
+                    d.records.clear()
+                _write(line.split(" ", 1)[1].strip(), data)
+                print(json.dumps({"dumped": True}), flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("arm", choices=["pulse", "naive", "raw", "websockets", "proxy"])
+    ap.add_argument("--url", default="")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--targets", type=int, default=1)
+    ap.add_argument("--interval", type=float, default=1.0)
+    ap.add_argument("--timeout", type=float, default=None)
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--connect-limit", type=float, default=120.0)
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--sink", default="none")
+    ap.add_argument("--otlp-endpoint", default=None)
+    ap.add_argument("--no-echo", action="store_true")
+    ap.add_argument("--samples-out", default=None)
+    ap.add_argument("--profile", default=None)
+    ap.add_argument("--delay", default="fixed:0")
+    a = ap.parse_args()
+    if a.timeout is None:
+        a.timeout = a.interval
+    res: Any
+    if a.arm == "pulse":
+        res = trio.run(_pulse, a)
+    elif a.arm == "naive":
+        res = trio.run(_naive_arm, a)
+    elif a.arm == "raw":
+        res = _raw(a)
+    elif a.arm == "websockets":
+        res = asyncio.run(_websockets(a))
+    else:
+        trio.run(_proxy, a)
+        return
+    print(json.dumps(res), flush=True)
+
+
+if __name__ == "__main__":
+    main()
