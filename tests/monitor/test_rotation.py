@@ -87,3 +87,33 @@ async def test_unannounced_close_reconnects_and_records_the_lost_slots(
     unanswered = [s for s in ctrl if s.timed_out]
     assert len(unanswered) <= 1
     assert all(s.sent_mono is None for s in unanswered)
+
+
+async def test_maintenance_scenario_announces_every_socket_without_churn(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The ``maintenance`` scenario announces the close to every socket, including the
+    one we rotate to: rotate once, then reconnect at once on the planned close, with no
+    slot lost and no channel churn (503 bursts on REST are never hit: the channel is reused)."""
+    from genesys_pulse.core.config import parse_config, with_credentials
+    from genesys_pulse.emulator import open_emulator
+    from genesys_pulse.monitor import run_monitor
+
+    col = Collector()
+    async with open_emulator(scenario="maintenance") as emu:
+        base = parse_config({"targets": [{"id": "target-00", "environment": "mypurecloud.com"}]})
+        cfg = with_credentials(base, emu.client_id, emu.client_secret, emu.login_url, emu.api_url)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                lambda task_status: run_monitor(
+                    cfg, sinks=[col], connector=emu.connector, task_status=task_status
+                )
+            )
+            await trio.sleep(400)  # two maintenance cycles (every 180 s)
+            nursery.cancel_scope.cancel()
+    assert [e.attributes["reason"] for e in col.named("rotation")] == ["socket_closing"] * 2
+    lost = col.named("connection.lost")
+    assert len(lost) == 2 and all(e.attributes["planned"] for e in lost)
+    assert len(col.named("channel.created")) == 3
+    assert not [s for s in col.samples if s.timed_out]
+    assert not col.named("threshold.breach")

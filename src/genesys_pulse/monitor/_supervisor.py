@@ -76,6 +76,10 @@ CLOSE_TIMEOUT = 1.0
 SHUTDOWN_CLOSE_TIMEOUT = 0.5
 """Upper bound of closing the sockets when the monitor stops."""
 
+SOCKET_CLOSING_HOLDOFF = 120.0
+"""After a ``socket_closing`` rotation, further ``socket_closing`` notices within this
+many seconds do not rotate again (the service itself is going down)."""
+
 ROTATE_BEFORE_EXPIRY = 300.0
 """Rotate to a new channel this long before the current one expires."""
 
@@ -184,7 +188,7 @@ class _Base:
         self.probe.event(
             "connection.lost",
             reason=link.dead_reason or "closed",
-            code=info.code if info is not None else 0,
+            code=int(info.code) if info is not None else 0,
             close_reason=info.reason[:123] if info is not None else "",
             planned=link.socket_closing,
         )
@@ -308,6 +312,8 @@ class GenesysSupervisor(_Base):
         assert g is not None
         self.settings = g
         self._rotation: tuple[str, float] | None = None
+        self._closing_rotated_at = -float("inf")
+        self._closing_reconnected = False
         self._wall_anchor = wall_anchor
         self.token_issued_at: float | None = None
         self.channels_created = 0
@@ -323,9 +329,21 @@ class GenesysSupervisor(_Base):
         return wall0 + (trio.current_time() - mono0)
 
     def on_socket_closing(self, link: Link, t: float) -> None:
-        """The server will close ``link`` in about a minute: rotate now."""
-        self.probe.event("socket_closing")
-        if link is self.probe.link:
+        """The server will close ``link`` in about a minute: rotate now.
+
+        If the socket we rotated to is announced as closing too, within
+        :data:`SOCKET_CLOSING_HOLDOFF` of the last such rotation, the whole
+        service is going down: no new rotation (it would only churn channels);
+        the close is then handled as a planned reconnect.
+        """
+        now = trio.current_time()
+        rotate = link is self.probe.link and now - self._closing_rotated_at >= (
+            SOCKET_CLOSING_HOLDOFF
+        )
+        self.probe.event("socket_closing", rotate=rotate)
+        if rotate:
+            self._closing_rotated_at = now
+            self._closing_reconnected = False
             self.request_rotation("socket_closing")
 
     def on_channel_failure(self, link: Link, detail: str) -> None:
@@ -487,9 +505,10 @@ class GenesysSupervisor(_Base):
             if link.channel_gone:
                 channel = None
             await self._close(link)
-            if link.socket_closing:
-                # planned: reconnect at once on a new channel (the old one is closing)
-                channel = None
+            if link.socket_closing and not self._closing_reconnected:
+                # planned (announced) close: reconnect at once, to the same channel
+                # (the channel outlives its socket; Genesys's SDKs do the same)
+                self._closing_reconnected = True
                 self.probe.event("reconnect", reason="socket_closing", delay_s=0.0, error="")
             else:
                 await self._backoff_sleep(link.dead_reason or "closed")
