@@ -1056,7 +1056,8 @@ def _parse_target(
         wk, ck = f"thresholds.{measure}.warning", f"thresholds.{measure}.critical"
         w, c = v[wk], v[ck]
         bad_order = (c >= w) if mkind == "ratio" else (w >= c)
-        if bad_order and r.ok(wk, ck, "heartbeat_period"):
+        depends = (wk, ck, "heartbeat_period") if measure == "heartbeat_silence" else (wk, ck)
+        if bad_order and r.ok(*depends):
             key = wk if r.given(wk) else ck
             fmt = _fmt_s if mkind == "seconds" else (lambda x: f"{x:g}")
             if key == wk:
