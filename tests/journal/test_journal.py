@@ -137,16 +137,18 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])  # closed again when this returns: nothing listens
 
 
-def _run_and_kill(path: Path, port: int, fsync: str, records: int) -> list[int]:
+def _run_and_kill(
+    path: Path, port: int, fsync: str, records: int, script: str = "_writer.py"
+) -> list[int]:
     """Start a writer, let it write *records* records, SIGKILL it; return the seqs it reported."""
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "_writer.py"), str(path), str(port), fsync],
+        [sys.executable, str(HERE / script), str(path), str(port), fsync],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
     assert proc.stdout is not None
     written: list[int] = []
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 40
     buf = b""
     try:
         while len(written) < records and time.monotonic() < deadline:
@@ -190,3 +192,25 @@ def test_kill_9_with_otlp_down_loses_nothing_and_sequence_continues(
     assert len({os.path.basename(p) for p in os.listdir(tmp_path)}) > 2  # it rotated meanwhile
     for r in after:
         json.dumps(r)
+
+
+def test_kill_9_of_the_real_monitor_with_otlp_down(tmp_path: Path) -> None:
+    """Issue 5, acceptance 3, with run_monitor itself: kill -9 mid-run, restart, compare."""
+    path = tmp_path / "journal.jsonl"
+    port = _closed_port()
+    first = _run_and_kill(path, port, "always", records=25, script="_monitor_proc.py")
+    on_disk = read_journal(path, backups=100)
+    seqs_1 = [r["seq"] for r in on_disk]
+    assert seqs_1 == list(range(1, seqs_1[-1] + 1))
+    assert set(first) <= set(seqs_1)
+    kinds = {r["kind"] for r in on_disk}
+    assert {"monitor.started", "connection.lost", "reconnect"} <= kinds, kinds
+    assert "monitor.stopped" not in kinds  # it really was killed, not stopped
+    second = _run_and_kill(path, port, "always", records=10, script="_monitor_proc.py")
+    after = read_journal(path, backups=100)
+    assert [r["seq"] for r in after] == list(range(1, after[-1]["seq"] + 1))
+    assert after[: len(on_disk)] == on_disk  # nothing written before the kill was lost or changed
+    reopened = after[len(on_disk)]
+    assert reopened["kind"] == "journal.opened"
+    assert reopened["attributes"]["previous_seq"] == seqs_1[-1]
+    assert second[0] == reopened["seq"]
