@@ -5,8 +5,15 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-from collections.abc import Mapping
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COLLECTOR_DIR = REPO_ROOT / "otel-collector"
@@ -74,3 +81,116 @@ def run_collector_command(
         timeout=timeout,
         check=False,
     )
+
+
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class RunningCollector:
+    """A collector process started by :func:`running_collector`."""
+
+    process: subprocess.Popen[bytes]
+    otlp_http_endpoint: str
+    health_url: str
+    output_file: Path
+    storage_dir: Path
+    log_file: Path
+
+    def log_tail(self, limit: int = 6000) -> str:
+        """The end of the collector's own log, for failure messages."""
+        try:
+            return self.log_file.read_text(errors="replace")[-limit:]
+        except OSError as exc:
+            return f"<no collector log: {exc}>"
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@contextmanager
+def running_collector(
+    binary: Path,
+    config: Path,
+    work_dir: Path,
+    *,
+    name: str = "collector",
+    otlp_http_port: int | None = None,
+    storage_dir: Path | None = None,
+    extra_args: Sequence[str] = (),
+) -> Iterator[RunningCollector]:
+    """Start the collector with ``config`` on free loopback ports; always stop it.
+
+    Waits (bounded) until the health_check extension answers 200. The queue
+    directory defaults to ``work_dir/<name>-queue`` and the file exporter
+    output (``local.yaml``) to ``work_dir/<name>.jsonl``; the collector's log
+    goes to ``work_dir/<name>.log``. On exit the process gets SIGTERM, then
+    SIGKILL if it has not exited within ``STOP_TIMEOUT_S``.
+    """
+    grpc_port, http_port, health_port, metrics_port = free_loopback_ports(4)
+    if otlp_http_port is not None:
+        http_port = otlp_http_port
+    output_file = work_dir / f"{name}.jsonl"
+    log_file = work_dir / f"{name}.log"
+    storage = storage_dir if storage_dir is not None else work_dir / f"{name}-queue"
+    env = collector_env(
+        {
+            "GENESYS_PULSE_COLLECTOR_LISTEN_ADDRESS": "127.0.0.1",
+            "GENESYS_PULSE_COLLECTOR_OTLP_GRPC_PORT": str(grpc_port),
+            "GENESYS_PULSE_COLLECTOR_OTLP_HTTP_PORT": str(http_port),
+            "GENESYS_PULSE_COLLECTOR_HEALTH_PORT": str(health_port),
+            "GENESYS_PULSE_COLLECTOR_METRICS_PORT": str(metrics_port),
+            "GENESYS_PULSE_COLLECTOR_STORAGE": str(storage),
+            "GENESYS_PULSE_COLLECTOR_FILE": str(output_file),
+        }
+    )
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            [str(binary), f"--config={config}", *extra_args],
+            env=env,
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    collector = RunningCollector(
+        process=process,
+        otlp_http_endpoint=f"http://127.0.0.1:{http_port}",
+        health_url=f"http://127.0.0.1:{health_port}/",
+        output_file=output_file,
+        storage_dir=storage,
+        log_file=log_file,
+    )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _healthy(collector.health_url):
+            if process.poll() is not None:
+                pytest.fail(
+                    f"{name} exited with {process.returncode} during start-up:\n"
+                    + collector.log_tail()
+                )
+            if time.monotonic() >= deadline:
+                pytest.fail(
+                    f"{name} not healthy after {START_TIMEOUT_S} s:\n" + collector.log_tail()
+                )
+            time.sleep(0.2)
+        yield collector
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, bounded wait, then SIGKILL."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT_S)

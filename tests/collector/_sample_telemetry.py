@@ -130,29 +130,52 @@ def _expected_bucket_counts() -> list[int]:
     return counts
 
 
-def check_sample_telemetry(got: ReceivedTelemetry) -> None:
-    """Assert that what ``send_sample_telemetry`` emitted arrived intact."""
+def check_sample_telemetry(got: ReceivedTelemetry, *, delta: bool = False) -> None:
+    """Assert that what ``send_sample_telemetry`` emitted arrived intact.
+
+    ``delta``: the metrics went through ``cumulativetodelta`` (the first delta
+    point of a new series carries the whole cumulative value).
+    """
     # Metric: name, unit, type, temporality, bucket boundaries and counts, attributes.
     metrics = got.metric(RTT_METRIC)
     assert metrics, f"no {RTT_METRIC} yet"
-    metric = metrics[-1]
-    assert metric.scope == SCOPE
-    assert metric.resource.get("service.name") == SERVICE_NAME
-    assert metric.body.get("unit") == "s"
-    histogram = metric.body.get("histogram")
-    assert histogram is not None, f"{RTT_METRIC} is not a histogram: {sorted(metric.body)}"
-    assert histogram.get("aggregationTemporality") == 2  # cumulative, as the SDK sent it
-    (point,) = histogram["dataPoints"]
-    assert attributes(point.get("attributes")) == {
-        "genesys.ping.type": "control",
-        "monitor.target": TARGET,
-    }
-    assert [float(b) for b in point["explicitBounds"]] == list(RTT_BOUNDARIES)
-    assert [int(c) for c in point["bucketCounts"]] == _expected_bucket_counts()
-    assert int(point["count"]) == len(RTT_SAMPLES)
-    assert abs(float(point["sum"]) - sum(RTT_SAMPLES)) < 1e-9
-    assert float(point["min"]) == min(RTT_SAMPLES)
-    assert float(point["max"]) == max(RTT_SAMPLES)
+    for metric in metrics:
+        assert metric.scope == SCOPE
+        assert metric.resource.get("service.name") == SERVICE_NAME
+        assert metric.body.get("unit") == "s"
+    # 2 = cumulative, as the SDK sent it; 1 = delta.
+    temporality = 1 if delta else 2
+    points = []
+    for item in metrics:
+        histogram = item.body.get("histogram")
+        assert histogram is not None, f"{RTT_METRIC} is not a histogram: {sorted(item.body)}"
+        assert histogram.get("aggregationTemporality") == temporality
+        points.extend(histogram["dataPoints"])
+    for point in points:
+        assert attributes(point.get("attributes")) == {
+            "genesys.ping.type": "control",
+            "monitor.target": TARGET,
+        }
+        assert [float(b) for b in point["explicitBounds"]] == list(RTT_BOUNDARIES)
+    # The SDK may export more than once (force_flush, then shutdown). Cumulative:
+    # the last point holds the totals. Delta: the points add up to them (and
+    # carry no min/max, which cannot be derived for an interval).
+    if delta:
+        bucket_counts = [
+            sum(int(p["bucketCounts"][i]) for p in points) for i in range(len(RTT_BOUNDARIES) + 1)
+        ]
+        count = sum(int(p.get("count", 0)) for p in points)
+        total = sum(float(p.get("sum", 0.0)) for p in points)
+    else:
+        last = points[-1]
+        bucket_counts = [int(c) for c in last["bucketCounts"]]
+        count = int(last.get("count", 0))
+        total = float(last.get("sum", 0.0))
+        assert float(last["min"]) == min(RTT_SAMPLES)
+        assert float(last["max"]) == max(RTT_SAMPLES)
+    assert bucket_counts == _expected_bucket_counts()
+    assert count == len(RTT_SAMPLES)
+    assert abs(total - sum(RTT_SAMPLES)) < 1e-9
 
     # Span with its timeout event.
     spans = got.span(WINDOW_SPAN)
