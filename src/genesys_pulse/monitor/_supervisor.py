@@ -291,7 +291,8 @@ class WebSocketSupervisor(_Base):
                 self.backoff.on_connected(trio.current_time())
                 await self._wait(link)
                 self._lost(link)
-                await self._close(link)
+                assert self._nursery is not None
+                self._nursery.start_soon(self._close, link)
                 restored = True
                 await self._backoff_sleep(link.dead_reason or "closed")
 
@@ -504,7 +505,9 @@ class GenesysSupervisor(_Base):
             self._lost(link)
             if link.channel_gone:
                 channel = None
-            await self._close(link)
+            # close in the background: a stalled peer must not delay the reconnect
+            assert self._nursery is not None
+            self._nursery.start_soon(self._close, link)
             if link.socket_closing and not self._closing_reconnected:
                 # planned (announced) close: reconnect at once, to the same channel
                 # (the channel outlives its socket; Genesys's SDKs do the same)

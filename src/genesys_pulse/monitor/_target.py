@@ -385,7 +385,7 @@ class TargetProbe:
         end = trio.current_time()
         link.end_slot()
         stalled = late or self._lag.stalled_during(due, end)
-        all_lost = True
+        all_lost = control or app  # no active probe: nothing to judge the link by
         at = time.time()
         if control:
             rtt = None
