@@ -51,7 +51,7 @@ async def test_heartbeat_silence_is_a_timed_out_heartbeat_sample(
             e, heartbeat_period=2.0, control_pings=False, application_pings=False
         ),
         settings=settings,
-    ) as (emu, mon, col, _):
+    ) as (emu, _mon, col, _):
         await trio.sleep(10.5)
         emu.faults.stall()
         await trio.sleep(15)
