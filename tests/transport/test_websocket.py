@@ -376,3 +376,56 @@ async def test_ping_payload_limit(autojump_clock: trio.testing.MockClock) -> Non
         with pytest.raises(ValueError, match="125"):
             await ws.send_ping(b"x" * 126)
         await ws.aclose(timeout=1)
+
+
+async def test_send_cancelled_before_writing_keeps_connection(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        ws = await open_websocket(
+            "wss://h/", connector=MemoryConnector(nursery, echo_handler), connect_timeout=5
+        )
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await ws.send_ping(b"never")
+        assert ws.close_info is None
+        pong = trio.Event()
+        nursery.start_soon(ws.run_reader, lambda d, t: None, lambda p, t: pong.set())
+        await ws.send_ping(b"again")
+        with trio.fail_after(5):
+            await pong.wait()
+        await ws.aclose(timeout=1)
+
+
+async def test_send_blocked_by_stalled_peer_then_cancelled_closes(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def stalled(stream: trio.abc.Stream) -> None:
+        srv = ServerWS(stream)
+        await srv.accept()
+        await trio.sleep_forever()  # never reads again: the client's writes back up
+
+    class TinyBuffers(MemoryConnector):
+        async def open_stream(
+            self,
+            host: str,
+            port: int,
+            *,
+            tls: bool,
+            timeout: float,  # noqa: ASYNC109
+        ) -> trio.abc.Stream:
+            client, server = trio.testing.lockstep_stream_pair()
+            self.nursery.start_soon(self.handler, server)
+            return client
+
+    async with trio.open_nursery() as nursery:
+        ws = await open_websocket(
+            "wss://h/", connector=TinyBuffers(nursery, stalled), connect_timeout=5
+        )
+        with trio.move_on_after(3) as scope:
+            await ws.send_text("x" * 1000)
+        assert scope.cancelled_caught
+        assert ws.close_info == CloseInfo(1006, "send interrupted", local=True)
+        with pytest.raises(ConnectionClosed):
+            await ws.send_text("again")
+        nursery.cancel_scope.cancel()

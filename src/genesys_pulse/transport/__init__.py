@@ -11,6 +11,7 @@
 from ._connector import Connector, NetConnector, is_loopback_host
 from ._errors import ConnectError, ConnectionClosed, HandshakeError, TransportError
 from ._httpx import ConnectorTransport, httpx_transport
+from ._timed import TimedSocketStream
 from ._websocket import (
     DEFAULT_MAX_MESSAGE_SIZE,
     CloseInfo,
@@ -27,6 +28,7 @@ __all__ = [
     "ConnectorTransport",
     "HandshakeError",
     "NetConnector",
+    "TimedSocketStream",
     "TransportError",
     "WebSocketConnection",
     "httpx_transport",

@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 import trio
 
 from ._errors import ConnectError, ConnectFailure
+from ._timed import timed
 
 __all__ = ["Connector", "NetConnector", "is_loopback_host"]
 
@@ -83,6 +84,9 @@ def _classify(exc: BaseException) -> ConnectFailure:
 class NetConnector:
     """Real TCP (happy eyeballs, ``TCP_NODELAY``), optionally wrapped in TLS.
 
+    The TCP stream is a :class:`TimedSocketStream`, so the WebSocket client
+    can read the time of the actual ``write``/``read`` system calls.
+
     TLS certificate and host-name verification are always on: the context is
     :func:`ssl.create_default_context`, optionally trusting ``ca_bundle``
     (a PEM file) *instead of* the system store. There is deliberately no way
@@ -129,10 +133,11 @@ class NetConnector:
                 tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
             except OSError:  # pragma: no cover - not a TCP socket
                 pass
+            stream = timed(tcp)
             if not tls:
-                return tcp
+                return stream
             ssl_stream = trio.SSLStream(
-                tcp,
+                stream,
                 self._ssl_context,
                 server_hostname=bare,
                 https_compatible=True,

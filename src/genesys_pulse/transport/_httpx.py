@@ -25,6 +25,7 @@ import trio
 
 from ._connector import Connector, is_loopback_host
 from ._errors import ConnectError
+from ._timed import find_socket
 
 __all__ = ["httpx_transport"]
 
@@ -105,9 +106,7 @@ class _DeferredStream(httpcore.AsyncNetworkStream):
         stream: object = self._stream
         if info == "ssl_object":
             return stream._ssl_object if isinstance(stream, trio.SSLStream) else None
-        while isinstance(stream, trio.SSLStream):
-            stream = stream.transport_stream
-        sock = stream.socket if isinstance(stream, trio.SocketStream) else None
+        sock = find_socket(stream)
         if info == "socket":
             return sock
         if info == "is_readable":

@@ -6,11 +6,17 @@ closing is unbounded (see ``shared/reference/measurement.md``). This client
 has none of those properties and timestamps frames where it matters:
 
 * :meth:`WebSocketConnection.send_text` / :meth:`~WebSocketConnection.send_ping`
-  return ``trio.current_time()`` taken right after ``send_all`` returned, i.e.
-  when the bytes were handed to the kernel;
-* :meth:`WebSocketConnection.run_reader` takes ``trio.current_time()`` right
-  after ``receive_some`` returned, before any parsing, and passes that time to
-  the callbacks of every frame that arrived in that read.
+  return the ``trio.current_time()`` at which the bytes were handed to the
+  kernel;
+* :meth:`WebSocketConnection.run_reader` passes every callback the
+  ``trio.current_time()`` at which the read that completed its frame returned,
+  taken before any parsing.
+
+Over :class:`NetConnector` streams both times are read right at the
+``write``/``read`` system call (see :mod:`._timed`: reading the clock when
+``send_all`` returns would be late by a scheduler pass, in which the reader may
+already have handled the reply). Over other streams (the emulator's in-memory
+ones) they are read when ``send_all``/``receive_some`` return.
 
 There is no internal message queue: callbacks are invoked synchronously from
 the reader, so nothing is ever blocked by unread messages.
@@ -40,6 +46,7 @@ from wsproto.utilities import ProtocolError
 
 from ._connector import Connector, is_loopback_host
 from ._errors import ConnectError, ConnectionClosed, HandshakeError
+from ._timed import find_socket, find_timer
 
 __all__ = ["CloseInfo", "WebSocketConnection", "open_websocket"]
 
@@ -188,7 +195,8 @@ async def _handshake(
             data = await stream.receive_some(_RECEIVE_SIZE)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise HandshakeError(status, bytes(body), f"connection lost: {exc}") from exc
-        received_at = trio.current_time()
+        timer = find_timer(stream)
+        received_at = timer.last_read_at if timer is not None else trio.current_time()
         if not data:
             if status:
                 raise HandshakeError(status, bytes(body))
@@ -238,6 +246,7 @@ class WebSocketConnection:
         self._reader_active = False
         self._stream_closed = False
         self._finished = trio.Event()
+        self._timer = find_timer(stream)
         self.close_info: CloseInfo | None = None
 
     def __repr__(self) -> str:
@@ -247,12 +256,16 @@ class WebSocketConnection:
     @property
     def socket(self) -> trio.socket.SocketType | None:
         """The underlying OS socket, or ``None`` for an in-memory stream."""
-        stream: object = self._stream
-        while isinstance(stream, trio.SSLStream):
-            stream = stream.transport_stream
-        if isinstance(stream, trio.SocketStream):
-            return stream.socket
-        return None
+        return find_socket(self._stream)
+
+    @property
+    def syscall_timestamps(self) -> bool:
+        """Whether send/receive times are read right at the system call.
+
+        ``True`` over :class:`NetConnector` streams (:class:`TimedSocketStream`);
+        otherwise the times are read when ``send_all``/``receive_some`` return.
+        """
+        return self._timer is not None
 
     @property
     def is_open(self) -> bool:
@@ -271,6 +284,10 @@ class WebSocketConnection:
         else:
             lock.acquire_nowait()
         try:
+            # Raise a pending cancellation *before* the frame is generated and
+            # written (this does not yield): a cancellation that escapes
+            # send_all below then means the write blocked part-way.
+            await trio.lowlevel.checkpoint_if_cancelled()
             try:
                 data = self._ws.send(event)
             except ProtocolError:
@@ -279,7 +296,14 @@ class WebSocketConnection:
                 await self._stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise ConnectionClosed(self.close_info) from exc
-            return trio.current_time()
+            except BaseException:
+                # Cancelled while the kernel buffer was full: the frame may be
+                # half-written, so the stream can no longer be used.
+                self._finish(CloseInfo(1006, "send interrupted", local=True))
+                await self._close_stream()
+                raise
+            timer = self._timer
+            return timer.last_write_at if timer is not None else trio.current_time()
         finally:
             lock.release()
 
@@ -287,7 +311,11 @@ class WebSocketConnection:
         """Send one text message.
 
         Returns:
-          ``trio.current_time()`` taken right after the bytes were written.
+          The ``trio.current_time()`` at which the bytes were written.
+
+        A cancellation that arrives before the write starts leaves the
+        connection intact; one that interrupts a blocked write (the peer is not
+        reading) closes it (``CloseInfo(1006, "send interrupted")``).
 
         Raises:
           ConnectionClosed: if the connection is closed or closing.
@@ -302,7 +330,7 @@ class WebSocketConnection:
         """Send a Ping control frame (``payload`` at most 125 bytes).
 
         Returns:
-          ``trio.current_time()`` taken right after the bytes were written.
+          The ``trio.current_time()`` at which the bytes were written.
 
         Raises:
           ValueError: if the payload is longer than 125 bytes.
@@ -328,8 +356,8 @@ class WebSocketConnection:
         """Read and dispatch frames until the connection ends.
 
         For every complete message ``on_message(data, t)`` is called, for every
-        Pong ``on_pong(payload, t)``, where ``t`` is ``trio.current_time()``
-        taken right after the read that completed the frame returned. Both run
+        Pong ``on_pong(payload, t)``, where ``t`` is the ``trio.current_time()``
+        at which the read that completed the frame returned. Both run
         synchronously in this task: keep them cheap and non-blocking. Server
         Pings are answered. The reader never stops draining, so pongs are
         never delayed by unread messages.
@@ -357,6 +385,7 @@ class WebSocketConnection:
     async def _read_loop(self, on_message: OnMessage, on_pong: OnPong) -> CloseInfo:
         ws = self._ws
         receive_some = self._stream.receive_some
+        timer = self._timer
         max_size = self._max
         text_parts: list[str] = []
         bytes_parts: list[bytes] = []
@@ -414,7 +443,7 @@ class WebSocketConnection:
                 data = await receive_some(_RECEIVE_SIZE)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 return self._finish(CloseInfo(1006, f"connection lost: {exc}".rstrip(": ")))
-            t = trio.current_time()
+            t = timer.last_read_at if timer is not None else trio.current_time()
             if not data:
                 return self._finish(CloseInfo(1006, "connection closed without a close frame"))
 
