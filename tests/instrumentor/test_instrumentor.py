@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from genesys_pulse.instrumentor import FORKED_WORKERS_ENV, GenesysPulseInstrumentor
+from genesys_pulse.instrumentor import FORKED_WORKERS_ENV, GenesysPulseInstrumentor, MonitorThread
 
 from ._support import EmulatorProc, emulator_process
 
@@ -175,3 +175,47 @@ def test_forked_worker_probes_when_asked(
 ) -> None:
     instrumentor.instrument(env=emu.env(**{FORKED_WORKERS_ENV: "1"}))
     assert _fork_and_report(instrumentor) == 1
+
+
+class ClosingSink:
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+
+    def on_sample(self, sample: object) -> None:
+        pass
+
+    def on_event(self, event: object) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def test_stop_never_hangs_on_a_stuck_monitor_loop() -> None:
+    release = threading.Event()
+
+    async def stuck(config: object, **kwargs: object) -> None:
+        release.wait(30)  # blocks the trio loop itself: cancellation cannot be delivered
+
+    sink = ClosingSink()
+    thread = MonitorThread(None, [sink], run=stuck)  # type: ignore[arg-type]
+    assert thread.start()
+    assert thread.stop(timeout=0.3) is False  # gave up at the bound instead of hanging
+    assert not release.is_set() and thread.alive  # ... while the loop was still stuck
+    release.set()  # unblock: the queued cancellation now ends the run
+    assert thread.stop(timeout=10)
+    assert sink.closed.is_set()
+
+
+def test_monitor_failure_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(config: object, **kwargs: object) -> None:
+        raise RuntimeError("every target stopped")
+
+    sink = ClosingSink()
+    thread = MonitorThread(None, [sink], run=broken)  # type: ignore[arg-type]
+    thread.start()
+    assert thread.stop(timeout=10)
+    assert isinstance(thread.error, RuntimeError)
+    (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "every target stopped" in record.getMessage()
+    assert sink.closed.is_set()

@@ -1,8 +1,9 @@
 """Run the monitor in a daemon thread with its own ``trio.run``.
 
-The host's threads never wait on the monitor: :meth:`MonitorThread.stop`
-cancels the monitor's scope through its ``TrioToken`` and joins with a
-bounded timeout. Nothing here ever raises into the host.
+The host's threads never wait on the monitor beyond a bound:
+:meth:`MonitorThread.stop` queues the cancellation of the monitor's scope
+through its ``TrioToken`` (``run_sync_soon``, which never blocks) and joins
+with a timeout. Nothing here ever raises into the host.
 """
 
 from __future__ import annotations
@@ -73,9 +74,12 @@ class MonitorThread:
         token, scope = self._token, self._scope
         if token is not None and scope is not None:
             try:
-                trio.from_thread.run_sync(scope.cancel, trio_token=token)
-            except (trio.RunFinishedError, RuntimeError):
-                pass  # already finished (or called from the trio thread itself)
+                # run_sync_soon only queues the call (thread-safe, never blocks),
+                # so a stuck monitor loop cannot hang the host's exit; the
+                # bounded join below is the only wait.
+                token.run_sync_soon(scope.cancel)
+            except trio.RunFinishedError:
+                pass  # already finished
             except Exception:
                 _log.debug("genesys-pulse: cancelling the monitor failed", exc_info=True)
         if self._thread.is_alive() and self._thread is not threading.current_thread():
