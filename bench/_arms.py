@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -221,11 +222,13 @@ async def _pulse(a: argparse.Namespace) -> dict[str, Any]:
                 prof = cProfile.Profile()
                 prof.enable()
             gc_before = [s["collections"] for s in gc.get_stats()]
-            cpu0, w0 = time.process_time(), time.perf_counter()
+            cpu0, w0, times0 = time.process_time(), time.perf_counter(), os.times()
             rec.on = True
             await trio.sleep(a.duration)
             rec.on = False
-            cpu, wall = time.process_time() - cpu0, time.perf_counter() - w0
+            cpu, wall, times1 = time.process_time() - cpu0, time.perf_counter() - w0, os.times()
+            out["user_s"] = times1.user - times0.user
+            out["sys_s"] = times1.system - times0.system
             if prof is not None:
                 prof.disable()
                 prof.dump_stats(a.profile)

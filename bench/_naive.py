@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import time
 
 import trio
@@ -102,7 +103,7 @@ async def naive_trio_websocket(
                     await trio.sleep(interval)
 
     ramp = min(5.0, targets / 500.0)
-    cpu = wall = 0.0
+    cpu = wall = user = system = 0.0
     with trio.move_on_after(connect_limit + warmup + duration + 10):
         async with trio.open_nursery() as nursery:
             for i in range(targets):
@@ -110,11 +111,12 @@ async def naive_trio_websocket(
             with trio.move_on_after(connect_limit):
                 await all_connected.wait()
             await trio.sleep(warmup)
-            cpu0, t0 = time.process_time(), time.perf_counter()
+            cpu0, t0, times0 = time.process_time(), time.perf_counter(), os.times()
             recording = True
             await trio.sleep(duration)
             recording = False
-            cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+            cpu, wall, times1 = time.process_time() - cpu0, time.perf_counter() - t0, os.times()
+            user, system = times1.user - times0.user, times1.system - times0.system
             nursery.cancel_scope.cancel()
     return {
         "rtts": rtts,
@@ -122,5 +124,7 @@ async def naive_trio_websocket(
         "probes": probes,
         "cpu_s": cpu,
         "wall_s": wall,
+        "user_s": user,
+        "sys_s": system,
         "connected": connected,
     }
