@@ -73,9 +73,11 @@ async def test_5xx_burst_is_retried_with_growing_backoff(
         times = r.times(TOKEN)
         assert len(times) == 5
         gaps = [b - a for a, b in itertools.pairwise(times)]
-        for n, gap in enumerate(gaps, start=1):
-            d = min(30.0, 1.0 * 2 ** (n - 1))
-            assert d / 2 <= gap <= d + 0.5, (n, gaps)
+        delays = [a["delay_s"] for n, a in r.events if n == "http.retry"]
+        for n, (gap, delay) in enumerate(zip(gaps, delays, strict=True), start=1):
+            ceiling = min(30.0, 1.0 * 2 ** (n - 1))  # full jitter below a doubling ceiling
+            assert 0 < delay <= ceiling, (n, delays)
+            assert gap == pytest.approx(delay, abs=1e-6)  # slept exactly the chosen delay
         assert [a["status"] for n, a in r.events if n == "http.retry"] == [503] * 4
 
 
@@ -250,3 +252,56 @@ async def test_secrets_never_in_logs_or_errors(
         for v in values:
             for text in texts:
                 assert v not in text
+
+
+async def test_redactor_learns_secret_and_tokens_and_masks_debug_logs(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    import io
+    import random
+
+    import httpx
+
+    from genesys_pulse.core._redact import RedactingFilter
+    from genesys_pulse.core.config import Secret
+    from genesys_pulse.emulator import open_emulator
+    from genesys_pulse.genesys import OAuthClient
+    from genesys_pulse.transport import httpx_transport
+
+    redactor = RedactingFilter()
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.addFilter(redactor)
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        async with open_emulator(settings=EmulatorSettings(token_ttl=300)) as emulator:
+            async with httpx.AsyncClient(transport=httpx_transport(emulator.connector)) as http:
+                oauth = OAuthClient(
+                    http,
+                    emulator.login_url,
+                    emulator.client_id,
+                    Secret(emulator.client_secret),
+                    rng=random.Random(5),
+                    redactor=redactor,
+                )
+                t1 = await oauth.token()
+                await trio.sleep_until(t1.expires_at + 1)
+                t2 = await oauth.token()
+                # Whatever a careless caller logs is masked by the handler's filter.
+                logging.getLogger("careless").debug(
+                    "token %s secret %s", t2.value.reveal(), emulator.client_secret
+                )
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    out = buf.getvalue()
+    assert t2.value.reveal() not in out
+    assert emulator.client_secret not in out
+    assert "token *** secret ***" in out
+    # the expired token was dropped from the registry, the live one kept
+    assert redactor.redact(t1.value.reveal()) == t1.value.reveal()
+    assert redactor.redact(t2.value.reveal()) == "***"

@@ -9,14 +9,17 @@ Both clients take an :class:`httpx.AsyncClient`; build it on
 :func:`genesys_pulse.transport.httpx_transport` so the same connector (real
 sockets, or the emulator's in-memory streams) carries REST and WebSocket.
 Nothing here configures logging; tokens and secrets never appear in errors,
-reprs or audit events.
+reprs or audit events. httpx logs request lines and httpcore logs response
+headers at DEBUG, never request headers, so the ``Authorization`` header is
+not logged; for defence in depth pass a ``RedactingFilter`` (attached to your
+log handlers) as ``OAuthClient(redactor=...)`` and every token is masked.
 """
 
 from ._errors import ApiError, AuthRefused, GenesysError, InvalidResponse
 from ._notifications import Channel, ChannelTopic, NotificationsClient, parse_channel
-from ._oauth import AccessToken, OAuthClient
+from ._oauth import AccessToken, OAuthClient, SecretRegistry
 from ._regions import REGIONS, Region, find_region, login_base_from_api_base
-from ._retry import EventHook, RetryPolicy, backoff_delay, parse_retry_after
+from ._retry import EventHook, RetryPolicy, parse_retry_after
 
 __all__ = [
     "REGIONS",
@@ -32,7 +35,7 @@ __all__ = [
     "OAuthClient",
     "Region",
     "RetryPolicy",
-    "backoff_delay",
+    "SecretRegistry",
     "find_region",
     "login_base_from_api_base",
     "parse_channel",

@@ -21,7 +21,7 @@ import base64
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import trio
@@ -31,7 +31,22 @@ from genesys_pulse.core.config import Secret
 from ._errors import ApiError, AuthRefused, InvalidResponse
 from ._retry import EventHook, RetryPolicy, send_with_retry
 
-__all__ = ["AccessToken", "OAuthClient"]
+__all__ = ["AccessToken", "OAuthClient", "SecretRegistry"]
+
+
+class SecretRegistry(Protocol):
+    """Where the client registers values to mask in logs.
+
+    :class:`genesys_pulse.core._redact.RedactingFilter` is one: attach it to
+    your logging *handlers* and pass it as ``redactor``.
+    """
+
+    def add_secret(self, secret: str | Secret) -> None:
+        """Mask ``secret`` from now on."""
+
+    def discard_secret(self, secret: str | Secret) -> None:
+        """Stop masking ``secret``."""
+
 
 _DEFAULT_EXPIRES_IN = 300.0
 """Assumed lifetime when a response has no ``expires_in`` (Genesys' minimum: be conservative)."""
@@ -84,6 +99,10 @@ class OAuthClient:
       on_event: Audit hook ``(name, attrs)``: ``token.issued``,
         ``token.refresh``, ``token.failed`` and ``http.retry``. Attributes
         never hold secrets.
+      redactor: Optional :class:`SecretRegistry` (e.g. a ``RedactingFilter``
+        on the application's log handlers): the client secret, its Basic
+        credential and every token are registered as they appear; tokens
+        are discarded once expired. Nothing is installed into logging here.
 
     Concurrent callers share one in-flight request.
     """
@@ -99,6 +118,7 @@ class OAuthClient:
         refresh_margin: tuple[float, float] = (0.10, 0.20),
         policy: RetryPolicy | None = None,
         on_event: EventHook | None = None,
+        redactor: SecretRegistry | None = None,
     ) -> None:
         low, high = refresh_margin
         if not (0.0 <= low <= high < 1.0):
@@ -113,6 +133,11 @@ class OAuthClient:
         self._margin = (low, high)
         self._policy = policy or RetryPolicy()
         self._on_event = on_event
+        self._redactor = redactor
+        self._registered: list[AccessToken] = []
+        if redactor is not None:
+            redactor.add_secret(client_secret)
+            redactor.add_secret(self._basic_credential())
         self._token: AccessToken | None = None
         self._lock = trio.Lock()
         self.fetches = 0
@@ -180,9 +205,8 @@ class OAuthClient:
             # Refreshing ahead of expiry: do not spend longer than the old token lives.
             remaining = old.expires_at - trio.current_time()
             policy = _shrink(policy, remaining)
-        raw = f"{self.client_id}:{self._secret.reveal()}".encode()
         headers = {
-            "Authorization": "Basic " + base64.b64encode(raw).decode("ascii"),
+            "Authorization": "Basic " + self._basic_credential(),
             "Accept": "application/json",
         }
         issued_at = 0.0
@@ -208,6 +232,7 @@ class OAuthClient:
             raise ApiError(resp.status_code, error or "http.error", description)
         tok = self._parse(resp, issued_at)
         self.fetches += 1
+        self._register(tok)
         self._emit(
             "token.issued",
             {"expires_in_s": tok.lifetime, "refresh_in_s": tok.refresh_at - issued_at},
@@ -243,6 +268,25 @@ class OAuthClient:
             issued_at=issued_at,
             refresh_at=issued_at + float(expires_in) * (1.0 - left),
         )
+
+    def _basic_credential(self) -> str:
+        raw = f"{self.client_id}:{self._secret.reveal()}".encode()
+        return base64.b64encode(raw).decode("ascii")
+
+    def _register(self, tok: AccessToken) -> None:
+        redactor = self._redactor
+        if redactor is None:
+            return
+        redactor.add_secret(tok.value)
+        now = trio.current_time()
+        keep = []
+        for old in self._registered:
+            if old.valid(now):
+                keep.append(old)
+            else:
+                redactor.discard_secret(old.value)
+        keep.append(tok)
+        self._registered = keep
 
     def _emit(self, name: str, attrs: dict[str, Any]) -> None:
         if self._on_event is not None:

@@ -1,10 +1,11 @@
 """Bounded retries for HTTP calls: per-attempt deadline, total budget, jittered backoff.
 
-Retried: network errors and timeouts, ``408``, ``429`` and ``5xx``. A
-``Retry-After`` header (seconds, or an HTTP date) is honoured exactly: the next
-attempt is never earlier than it says (a little jitter is added *after* it);
-if it points beyond the remaining budget the call fails at once instead of
-retrying early. Everything else is returned to the caller to interpret.
+Retried: network errors and timeouts, ``408``, ``429`` and ``5xx``, after a
+delay from :class:`genesys_pulse.core.Backoff` (capped exponential, full
+jitter). A ``Retry-After`` header (seconds, or an HTTP date) is a floor: the
+next attempt is never earlier than it says; if it points beyond the remaining
+budget the call fails at once instead of retrying early. Everything else is
+returned to the caller to interpret.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from typing import Any
 import httpx
 import trio
 
+from genesys_pulse.core import Backoff
+
 from ._errors import ApiError
 
-__all__ = ["EventHook", "RetryPolicy", "backoff_delay", "parse_retry_after", "send_with_retry"]
+__all__ = ["EventHook", "RetryPolicy", "parse_retry_after", "send_with_retry"]
 
 EventHook = Callable[[str, dict[str, Any]], None]
 """``on_event(name, attrs)``: audit hook; must be cheap and must not raise."""
@@ -39,10 +42,9 @@ class RetryPolicy:
       total_timeout: Budget of the whole call including waits, seconds: no
         attempt starts (and no wait is begun) that would end after it.
       max_attempts: At most this many attempts.
-      base_delay: First backoff delay, seconds (doubles each retry).
+      base_delay: Ceiling of the first backoff delay, seconds (doubles
+        each retry; the delay is uniform below the ceiling).
       max_delay: Cap of one backoff delay, seconds.
-      retry_after_jitter: Up to this fraction of a ``Retry-After`` (at most
-        1 s) is added to it, so many clients do not come back in lock-step.
     """
 
     attempt_timeout: float = 10.0
@@ -50,7 +52,6 @@ class RetryPolicy:
     max_attempts: int = 8
     base_delay: float = 0.5
     max_delay: float = 30.0
-    retry_after_jitter: float = 0.1
 
     def __post_init__(self) -> None:
         if not (self.attempt_timeout > 0 and self.total_timeout > 0):
@@ -59,16 +60,6 @@ class RetryPolicy:
             raise ValueError("max_attempts must be at least 1")
         if not (0 < self.base_delay <= self.max_delay):
             raise ValueError("need 0 < base_delay <= max_delay")
-
-
-def backoff_delay(attempt: int, policy: RetryPolicy, rng: random.Random) -> float:
-    """Capped exponential backoff with "equal jitter" for retry number ``attempt`` (1-based).
-
-    The delay is uniform in ``[d/2, d]`` with ``d = min(max_delay,
-    base_delay * 2**(attempt-1))``: never zero, never above the cap.
-    """
-    d = min(policy.max_delay, policy.base_delay * 2.0 ** min(attempt - 1, 60))
-    return d / 2 + rng.uniform(0.0, d / 2)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -128,6 +119,7 @@ async def send_with_retry(
       httpx.UnsupportedProtocol: for a URL the transport refuses (not retried).
     """
     deadline = trio.current_time() + policy.total_timeout
+    backoff = Backoff(rng, initial=policy.base_delay, cap=policy.max_delay)
     attempt = 0
     while True:
         attempt += 1
@@ -149,11 +141,7 @@ async def send_with_retry(
                 return resp
             retry_after = parse_retry_after(resp.headers)
             error = _error_from_response(resp, retry_after)
-        if retry_after is not None:
-            extra = min(1.0, retry_after * policy.retry_after_jitter)
-            delay = retry_after + rng.uniform(0.0, extra)
-        else:
-            delay = backoff_delay(attempt, policy, rng)
+        delay = backoff.next_delay(retry_after)
         now = trio.current_time()
         if attempt >= policy.max_attempts or now + delay >= deadline:
             raise error
