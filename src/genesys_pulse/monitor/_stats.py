@@ -95,9 +95,19 @@ class KindStats:
         """Record one probe slot (``None``: timed out); return its IPDV (RFC 3393) or ``None``.
 
         ``planned`` (a planned rotation's disconnected slot) and ``local_stall``
-        slots are kept out of the stability window.
+        slots are kept out of the stability window; a ``local_stall`` slot also
+        breaks the IPDV pairs on both sides (its IPDV is ``None``, and so is the
+        next sample's).
         """
-        return self.probe.record(rtt, planned=planned or local_stall, local_stall=local_stall)
+        if local_stall:
+            # A stalled sample's RTT includes local delay: it pairs with neither
+            # neighbour, so no IPDV (and no RFC 3550 update) is derived from it.
+            jitter = self.probe.jitter
+            jitter.break_pair()
+            self.probe.record(rtt, planned=True, local_stall=True)
+            jitter.break_pair()
+            return None
+        return self.probe.record(rtt, planned=planned, local_stall=False)
 
     def record_gap(self, gap: float, *, timed_out: bool, local_stall: bool) -> None:
         """Record one heartbeat gap (or a silence that exceeded the critical level)."""
