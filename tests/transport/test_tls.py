@@ -60,3 +60,15 @@ def test_verification_cannot_be_turned_off() -> None:
 
     params = set(inspect.signature(NetConnector).parameters)
     assert params == {"ca_bundle"}
+
+
+async def test_tls_handshake_never_answered_times_out() -> None:
+    async def mute(stream: trio.abc.Stream) -> None:
+        await trio.sleep_forever()
+
+    from ._servers import tcp_server
+
+    async with tcp_server(mute) as port:
+        with trio.fail_after(GUARD), pytest.raises(ConnectError) as info:
+            await NetConnector().open_stream("127.0.0.1", port, tls=True, timeout=0.2)
+    assert info.value.kind == "timeout"

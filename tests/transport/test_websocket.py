@@ -429,3 +429,115 @@ async def test_send_blocked_by_stalled_peer_then_cancelled_closes(
         with pytest.raises(ConnectionClosed):
             await ws.send_text("again")
         nursery.cancel_scope.cancel()
+
+
+async def test_garbage_instead_of_http_is_a_handshake_error(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def garbage(stream: trio.abc.Stream) -> None:
+        await stream.receive_some(65536)
+        await stream.send_all(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        with pytest.raises(HandshakeError) as info:
+            await open_websocket(
+                "wss://h/", connector=MemoryConnector(nursery, garbage), connect_timeout=5
+            )
+        assert info.value.status == 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_server_closing_before_answer_is_a_handshake_error(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def hangup(stream: trio.abc.Stream) -> None:
+        await stream.receive_some(65536)
+        await stream.aclose()
+
+    async with trio.open_nursery() as nursery:
+        with pytest.raises(HandshakeError, match="closed before the upgrade"):
+            await open_websocket(
+                "wss://h/", connector=MemoryConnector(nursery, hangup), connect_timeout=5
+            )
+
+
+async def test_protocol_error_from_server_closes_1002(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    closed_with: list[int] = []
+
+    async def broken(stream: trio.abc.Stream) -> None:
+        srv = ServerWS(stream)
+        await srv.accept()
+        await stream.send_all(b"\xf1\x00")  # FIN + RSV1-3 set, no extension negotiated
+        async for ev in srv.events():
+            if isinstance(ev, CloseConnection):
+                closed_with.append(ev.code)
+
+    async with trio.open_nursery() as nursery:
+        ws = await open_websocket(
+            "wss://h/", connector=MemoryConnector(nursery, broken), connect_timeout=5
+        )
+        info = await ws.run_reader(lambda d, t: None, lambda p, t: None)
+        await trio.sleep(0.1)
+    assert info.code == 1002
+    assert info.local
+    assert closed_with == [1002]
+
+
+async def test_binary_messages_reassembled_and_limited(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from wsproto.events import BytesMessage
+
+    async def binary(stream: trio.abc.Stream) -> None:
+        srv = ServerWS(stream)
+        await srv.accept()
+        await srv.send(BytesMessage(data=b"\x00\x01", message_finished=False))
+        await srv.send(BytesMessage(data=b"\x02", message_finished=True))
+        await srv.send(BytesMessage(data=b"z" * 101))
+        async for _ in srv.events():
+            pass
+
+    async with trio.open_nursery() as nursery:
+        ws = await open_websocket(
+            "wss://h/",
+            connector=MemoryConnector(nursery, binary),
+            connect_timeout=5,
+            max_message_size=100,
+        )
+        seen: list[str | bytes] = []
+        info = await ws.run_reader(lambda d, t: seen.append(d), lambda p, t: None)
+    assert seen == [b"\x00\x01\x02"]
+    assert info == CloseInfo(1009, "message too big", local=True)
+
+
+async def test_upgrade_request_carries_host_path_and_extra_headers(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    seen: list[Request] = []
+
+    async def capture(stream: trio.abc.Stream) -> None:
+        srv = ServerWS(stream)
+        await srv.accept()
+        assert srv.request is not None
+        seen.append(srv.request)
+        async for _ in srv.events():
+            pass
+
+    async with trio.open_nursery() as nursery:
+        conn = MemoryConnector(nursery, capture)
+        ws = await open_websocket(
+            "wss://streaming.example:8443/channels/abc?x=1",
+            connector=conn,
+            connect_timeout=5,
+            extra_headers=[("User-Agent", "genesys-pulse-test")],
+        )
+        await ws.aclose(timeout=1)
+    assert conn.calls[0][:3] == ("streaming.example", 8443, True)
+    assert seen[0].host == "streaming.example:8443"
+    assert seen[0].target == "/channels/abc?x=1"
+    assert (b"user-agent", b"genesys-pulse-test") in [
+        (k.lower(), v) for k, v in seen[0].extra_headers
+    ]
