@@ -234,13 +234,15 @@ class _Base:
     def _take_rotation(self, link: Link) -> str | None:
         return None
 
-    def _next_delay(self) -> float:
+    def _next_delay(self, retry_after: float | None = None) -> float:
         """The core backoff's next delay (uptime of the last connection decays it first)."""
         self.backoff.on_disconnected(trio.current_time())
-        return self.backoff.next_delay()
+        return self.backoff.next_delay(retry_after)
 
-    async def _backoff_sleep(self, reason: str, error: str = "") -> None:
-        delay = self._next_delay()
+    async def _backoff_sleep(
+        self, reason: str, error: str = "", retry_after: float | None = None
+    ) -> None:
+        delay = self._next_delay(retry_after)
         self.probe.connection_state = "backoff"
         self.probe.event("reconnect", reason=reason, delay_s=round(delay, 3), error=error)
         await trio.sleep(delay)
@@ -422,23 +424,36 @@ class GenesysSupervisor(_Base):
                 raise TargetAuthRefused(self.cfg.id, str(refused[0]))
 
     async def _token_keeper(self) -> None:
-        """Keep the token fresh ahead of expiry; a new token requests a rotation."""
+        """Keep the token fresh ahead of expiry; a new token requests a rotation.
+
+        While refreshing fails (the old token is still returned, or none is
+        valid), attempts back off from 1 s to 60 s so an outage of the login
+        service never meets a retry storm.
+        """
+        from genesys_pulse.genesys import AuthRefused
+
         prev = None
+        wait = 1.0
         while True:
             try:
                 tok = await self._oauth.token()
-            except Exception as exc:
-                from genesys_pulse.genesys import AuthRefused
-
-                if isinstance(exc, AuthRefused):
-                    raise
-                # no valid token: the connection loop reports it; retry soon
-                await trio.sleep(1.0)
+            except AuthRefused:
+                raise
+            except Exception:
+                # no valid token: the connection loop reports it; retry with backoff
+                await trio.sleep(wait)
+                wait = min(60.0, wait * 2)
                 continue
+            now = trio.current_time()
             if prev is not None and tok is not prev:
                 self.request_rotation("token")
+                wait = 1.0
+            elif prev is not None and now >= tok.refresh_at:
+                # the refresh failed and the old token was kept: try again later
+                await trio.sleep(min(wait, max(1.0, tok.expires_at - now)))
+                wait = min(60.0, wait * 2)
+                continue
             prev = tok
-            now = trio.current_time()
             due = tok.refresh_at if tok.refresh_at < float("inf") else tok.expires_at
             await trio.sleep_until(max(due, now + 1.0))
 
@@ -491,7 +506,12 @@ class GenesysSupervisor(_Base):
                 raise
             except Exception as exc:
                 channel = None if isinstance(exc, HandshakeError) else channel
-                await self._backoff_sleep("connect_failed", type(exc).__name__)
+                retry_after = getattr(exc, "retry_after", None)
+                await self._backoff_sleep(
+                    "connect_failed",
+                    type(exc).__name__,
+                    retry_after if isinstance(retry_after, int | float) else None,
+                )
                 continue
             self._install(link, restored=restored)
             self.backoff.on_connected(trio.current_time())
