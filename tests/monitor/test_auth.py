@@ -116,3 +116,19 @@ async def test_rest_401_reauthenticates_without_losing_slots(
         await trio.sleep(10)
     assert [e.attributes.get("reason") for e in col.named("rotation")] == ["test"]
     assert not [s for s in col.samples if s.timed_out]
+
+
+async def test_failed_refresh_keeps_probing_on_the_old_token(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    settings = EmulatorSettings(token_ttl=300, seed=6, event_rate=0.0)
+    async with monitored(lambda e: genesys_config(e), settings=settings) as (emu, _mon, col, _):
+        await trio.sleep(200)  # before the refresh point (80-90 % of 300 s)
+        emu.faults.fail_login(503, 12)  # the login service is down for a while
+        await trio.sleep(300)
+        logins_failed = len(col.named("token.failed"))
+    assert logins_failed >= 1  # the refresh failed (old token kept) ...
+    assert len(col.named("token.issued")) >= 2  # ... and succeeded once the service came back
+    assert [e.attributes["reason"] for e in col.named("rotation")][:1] == ["token"]
+    timed_out = [s for s in col.samples if s.timed_out]
+    assert not timed_out, timed_out[:3]
