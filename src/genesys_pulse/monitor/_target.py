@@ -361,8 +361,11 @@ class TargetProbe:
         sent_a: float | None = None
         t0_a = t0
         send_failed = False
-        # Register before writing: the pong can be read while send_all yields.
-        with trio.move_on_at(next_due) as send_scope:
+        sending = True
+        # One cancel scope per slot (they are not free at 10,000 targets): it
+        # bounds the writes by the next slot, then the wait by the deadline.
+        with trio.CancelScope(deadline=next_due) as scope:
+            # Register before writing: the pong can be read while send_all yields.
             try:
                 if control:
                     payload = link.control.on_sent(k, t0)
@@ -373,15 +376,15 @@ class TargetProbe:
                     sent_a = await ws.send_text(self.app_message)
             except ConnectionClosed:
                 send_failed = True
-        if send_scope.cancelled_caught:
+            sending = False
+            first_sent = sent_c if sent_c is not None else sent_a
+            base = max(due, first_sent if first_sent is not None else t0)
+            scope.deadline = min(base + self.cfg.timeout, next_due)
+            if not send_failed and not link.dead.is_set():
+                await done.wait()
+        if sending and scope.cancelled_caught:
             # a write blocked for a whole interval: the stream is unusable
             link.declare_dead("send_stalled")
-        first_sent = sent_c if sent_c is not None else sent_a
-        base = max(due, first_sent if first_sent is not None else t0)
-        deadline = min(base + self.cfg.timeout, next_due)
-        if not send_failed and not link.dead.is_set():
-            with trio.move_on_at(deadline):
-                await done.wait()
         end = trio.current_time()
         link.end_slot()
         stalled = late or self._lag.stalled_during(due, end)
