@@ -64,6 +64,13 @@ def test_invalid_config_names_field_and_rule(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--duration" in bad.stderr and "Traceback" not in bad.stderr
     shard = _run(["run", "--emulator", "--shard", "3/2"])
     assert shard.returncode == 2 and "--shard" in shard.stderr
+    for args, field in (
+        (["--scenario", "no-such-scenario"], "--scenario"),
+        (["--fault", "app-pong-delay=bogus"], "--fault"),
+        (["--emulator-setting", "no_such_setting=1"], "--emulator-setting"),
+    ):
+        res = _run(["run", "--emulator", "--duration", "1s", *args])
+        assert res.returncode == 2 and field in res.stderr and "Traceback" not in res.stderr
 
 
 def _run_inprocess(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

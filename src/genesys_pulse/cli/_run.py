@@ -228,20 +228,40 @@ def main(args: argparse.Namespace) -> int:
             )
             return EXIT_CONFIG
     if args.emulator:
-        from genesys_pulse.emulator import EmulatorSettings, parse_fault_spec
-
-        try:
-            EmulatorSettings(**settings)
-            for text in args.fault:
-                parse_fault_spec(text)
-        except (TypeError, ValueError) as exc:
-            _print_config_errors([ConfigError("--emulator-setting/--fault", "", str(exc))])
+        problems = _check_emulator_options(args, settings)
+        if problems:
+            _print_config_errors(problems)
             return EXIT_CONFIG
     output = args.output or ("live" if _isatty() else "jsonl")
     try:
         return trio.run(_amain, args, config, settings, duration, output)
     except KeyboardInterrupt:  # pragma: no cover - signals are handled in _amain
         return EXIT_OK
+
+
+def _check_emulator_options(
+    args: argparse.Namespace, settings: dict[str, Any]
+) -> list[ConfigError]:
+    """Validate --emulator-setting, --fault and --scenario before starting anything."""
+    from genesys_pulse.core.config import MISSING
+    from genesys_pulse.emulator import EmulatorSettings, load_scenario, parse_fault_spec
+
+    problems: list[ConfigError] = []
+    try:
+        EmulatorSettings(**settings)
+    except (TypeError, ValueError) as exc:
+        problems.append(ConfigError("--emulator-setting", MISSING, str(exc)))
+    for text in args.fault:
+        try:
+            parse_fault_spec(text)
+        except ValueError as exc:
+            problems.append(ConfigError("--fault", text, f"is invalid: {exc}"))
+    if args.scenario is not None:
+        try:
+            load_scenario(args.scenario)
+        except (ValueError, OSError) as exc:
+            problems.append(ConfigError("--scenario", args.scenario, f"is invalid: {exc}"))
+    return problems
 
 
 def _isatty() -> bool:
