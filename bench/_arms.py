@@ -13,7 +13,8 @@ Arms:
   (``time.process_time``: all threads, so OTel's export threads count) and
   every sample over ``--duration`` seconds. ``--sink`` chooses the telemetry:
   ``none``, ``otel-noop`` (OTelSink on the API's no-op providers),
-  ``otel-memory`` (SDK providers with in-memory reader/exporters) or
+  ``otel-memory`` (SDK providers: in-memory metric reader, batch span and log
+  processors whose exporters count and drop) or
   ``otel-otlp`` (SDK + OTLP/HTTP exporters to ``--otlp-endpoint``).
 * ``naive``: the naive trio-websocket loop (``bench/_naive.py``) at the same
   rate, measured the same way.
@@ -152,20 +153,41 @@ def _sinks(kind: str, endpoint: str | None, window: float) -> tuple[list[Any], A
         return [sink], None
     if kind == "otel-memory":
         from opentelemetry.sdk._logs import LoggerProvider
-        from opentelemetry.sdk._logs.export import (
-            BatchLogRecordProcessor,
-            InMemoryLogRecordExporter,
-        )
+        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import InMemoryMetricReader
         from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        from opentelemetry.sdk.trace.export import (
+            BatchSpanProcessor,
+            SpanExporter,
+            SpanExportResult,
+        )
+
+        class DropSpans(SpanExporter):
+            """Counts and drops (an in-memory exporter would grow for the whole run)."""
+
+            exported = 0
+
+            def export(self, spans: Any) -> SpanExportResult:
+                DropSpans.exported += len(spans)
+                return SpanExportResult.SUCCESS
+
+        class DropLogs(LogRecordExporter):
+            exported = 0
+
+            def export(self, batch: Any) -> Any:
+                from opentelemetry.sdk._logs.export import LogRecordExportResult
+
+                DropLogs.exported += len(batch)
+                return LogRecordExportResult.SUCCESS
+
+            def shutdown(self) -> None:
+                pass
 
         tp = TracerProvider()
-        tp.add_span_processor(BatchSpanProcessor(InMemorySpanExporter()))
+        tp.add_span_processor(BatchSpanProcessor(DropSpans()))
         lp = LoggerProvider()
-        lp.add_log_record_processor(BatchLogRecordProcessor(InMemoryLogRecordExporter()))
+        lp.add_log_record_processor(BatchLogRecordProcessor(DropLogs()))
         reader = InMemoryMetricReader()
         mp = MeterProvider(metric_readers=[reader])
         sink = OTelSink(meter_provider=mp, tracer_provider=tp, logger_provider=lp, window=window)
@@ -201,18 +223,19 @@ async def _pulse(a: argparse.Namespace) -> dict[str, Any]:
     off = _offset()
     out: dict[str, Any] = {"arm": "pulse", "targets": a.targets, "interval": a.interval}
     t_start = time.perf_counter()
-    with trio.move_on_after(a.connect_limit + a.warmup + a.duration + 30):
-        async with trio.open_nursery() as nursery:
-            mon = await nursery.start(
-                lambda task_status: run_monitor(
-                    config, sinks=[rec, *extra], task_status=task_status
-                )
-            )
-            with trio.move_on_after(a.connect_limit):
-                for probe in mon.targets.values():
-                    await probe.connected.wait()
-            out["connect_s"] = time.perf_counter() - t_start
-            out["connected"] = sum(p.connected.is_set() for p in mon.targets.values())
+    cpu = wall = 0.0
+    ports0: dict[str, int] = {}
+    ports1: dict[str, int] = {}
+    async with trio.open_nursery() as nursery:
+        mon = await nursery.start(
+            lambda task_status: run_monitor(config, sinks=[rec, *extra], task_status=task_status)
+        )
+        with trio.move_on_after(a.connect_limit):
+            for probe in mon.targets.values():
+                await probe.connected.wait()
+        out["connect_s"] = time.perf_counter() - t_start
+        out["connected"] = sum(p.connected.is_set() for p in mon.targets.values())
+        with trio.move_on_after(a.warmup + a.duration + 30):
             await trio.sleep(a.warmup)
             ports0 = _ports(mon)
             prof = None
@@ -239,10 +262,14 @@ async def _pulse(a: argparse.Namespace) -> dict[str, Any]:
             out["tracked_objects"] = len(gc.get_objects())
             ports1 = _ports(mon)
             out["reconnected_targets"] = sum(1 for tid, p in ports0.items() if ports1.get(tid) != p)
-            nursery.cancel_scope.cancel()
+        nursery.cancel_scope.cancel()
     del keep
+    for key, default in (("user_s", 0.0), ("sys_s", 0.0), ("rss_mib", current_rss_mib())):
+        out.setdefault(key, default)
+    out.setdefault("gc_collections", [0, 0, 0])
+    out.setdefault("reconnected_targets", 0)
     out["cpu_s"] = cpu
-    out["wall_s"] = wall
+    out["wall_s"] = max(wall, 1e-9)
     _summarise(out, rec.rows, a)
     if a.samples_out:
         # per sample: port, control?, seq, sent (perf_counter), rtt

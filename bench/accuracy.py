@@ -302,7 +302,10 @@ def main() -> None:
             ),
         )
     )
-    path = save("accuracy", {"args": vars(a), "elapsed_s": time.time() - t0, **res})
+    path = save(
+        "accuracy" + ("_quick" if a.quick else ""),
+        {"args": vars(a), "elapsed_s": time.time() - t0, **res},
+    )
     print(f"\nwrote {path}")
 
 

@@ -4,7 +4,7 @@ One probe cycle of genesys-pulse is what a target does per slot: a control
 ping, an application (echo) message, both answers matched and timed, the
 statistics and threshold machines updated, and both samples recorded through
 the real :class:`~genesys_pulse.telemetry.OTelSink` on SDK providers (in-memory
-metric reader, batch span/log processors with in-memory exporters). The naive
+metric reader, batch span/log processors with exporters that drop). The naive
 loop does one ``await ws.ping()`` per connection per interval and nothing else.
 
 Both run at the same rate and connection count, one after the other in the same
@@ -133,7 +133,10 @@ def main() -> None:
             ),
         )
     )
-    path = save("cost", {"args": vars(a), "elapsed_s": time.time() - t0, "rows": rows})
+    path = save(
+        "cost" + ("_quick" if a.quick else ""),
+        {"args": vars(a), "elapsed_s": time.time() - t0, "rows": rows},
+    )
     print(f"\nwrote {path}")
 
 

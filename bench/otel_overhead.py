@@ -154,7 +154,10 @@ def main() -> None:
             ),
         )
     )
-    path = save("otel_overhead", {"args": vars(a), "elapsed_s": time.time() - t0, "rows": rows})
+    path = save(
+        "otel_overhead" + ("_quick" if a.quick else ""),
+        {"args": vars(a), "elapsed_s": time.time() - t0, "rows": rows},
+    )
     print(f"\nwrote {path}")
 
 

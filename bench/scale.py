@@ -2,7 +2,7 @@
 
 Default configurations: 1,000 targets at 1 probe/s and 10,000 targets at one
 probe per 5 s (control ping + echo message per slot, OTelSink on SDK providers
-with in-memory exporters unless ``--sink`` says otherwise). After every target
+with a dropping exporter unless ``--sink`` says otherwise). After every target
 is connected and ``--warmup`` seconds, over ``--duration`` seconds:
 
 * CPU share: process CPU time (user + system, all threads) / wall time;
@@ -37,7 +37,10 @@ def run(a: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     echo, port = start_echo_server()
     try:
-        floor = run_arm(["raw", "--port", str(port), "--count", str(a.floor_count)], timeout=120)
+        floor = run_arm(
+            ["raw", "--port", str(port), "--count", str(a.floor_count), "--interval", "0.01"],
+            timeout=120,
+        )
         for spec in a.configs:
             n_s, _, iv_s = spec.partition("x")
             n, interval = int(n_s), float(iv_s)
@@ -152,7 +155,10 @@ def main() -> None:
             ),
         )
     )
-    path = save("scale", {"args": vars(a), "elapsed_s": time.time() - t0, "rows": rows})
+    path = save(
+        "scale" + ("_quick" if a.quick else ""),
+        {"args": vars(a), "elapsed_s": time.time() - t0, "rows": rows},
+    )
     print(f"\nwrote {path}")
 
 
