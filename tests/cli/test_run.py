@@ -149,3 +149,17 @@ def test_closed_pipe_ends_cleanly() -> None:
     assert len(res.stdout.splitlines()) == 3
     assert "Traceback" not in res.stderr
     assert "BrokenPipe" not in res.stderr
+
+
+def test_journal_path_gets_the_audit_records(tmp_path: Path) -> None:
+    journal = tmp_path / "audit.jsonl"
+    cfg = tmp_path / "pulse.toml"
+    cfg.write_text(
+        f'journal_path = "{journal}"\n[[targets]]\nid = "journal-test-01"\nenvironment = "mypurecloud.com"\n'
+    )
+    cfg.chmod(0o600)
+    res = _run(["run", "--config", str(cfg), "--emulator", "--duration", "2s", "--output", "jsonl"])
+    assert res.returncode == 0, res.stderr
+    kinds = [json.loads(line)["kind"] for line in journal.read_text().splitlines()]
+    assert "monitor.started" in kinds and "monitor.stopped" in kinds
+    assert "token.issued" in kinds

@@ -16,6 +16,13 @@ monitors one default target. ``--emulator-setting KEY=VALUE`` tunes the
 emulator (e.g. ``heartbeat_period=2`` so heartbeat gaps appear quickly; the
 default target's ``heartbeat_period`` follows it) and ``--fault SPEC``
 injects a fault from the start (e.g. ``app-pong-delay=normal:40ms:5ms``).
+
+Telemetry: when ``journal_path`` is set in the configuration, audit records are
+appended to that journal. OpenTelemetry export is switched on by the standard
+variables: any ``OTEL_EXPORTER_OTLP_*ENDPOINT`` or ``OTEL_{TRACES,METRICS,LOGS}_EXPORTER``
+(``OTEL_SDK_DISABLED=true`` turns it off); without them nothing is exported, so
+a plain ``run --emulator`` never complains about a missing collector. Providers
+are flushed within one second at exit.
 """
 
 from __future__ import annotations
@@ -309,6 +316,8 @@ async def _amain(
     )
     monitor: Monitor | None = None
     rc = EXIT_OK
+    telemetry: list[Any] = []
+    providers: Any = None
     try:
         async with _maybe_emulator(args, settings) as emulator:
             if emulator is not None:
@@ -319,6 +328,7 @@ async def _amain(
                     emulator.login_url,
                     emulator.api_url,
                 )
+            telemetry, providers = _telemetry_sinks(config)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_watch_signals, stop)
                 nursery.start_soon(sink.writer.run if isinstance(sink, JsonLines) else sink.run)
@@ -327,7 +337,7 @@ async def _amain(
                         stop.deadline = trio.current_time() + duration
                     monitor = await nursery.start(
                         lambda task_status: run_monitor(
-                            config, sinks=[sink], task_status=task_status
+                            config, sinks=[sink, *telemetry], task_status=task_status
                         )
                     )
                     sink_monitor(sink, monitor)
@@ -353,7 +363,42 @@ async def _amain(
         if isinstance(sink, JsonLines) and monitor is not None and not sink.writer.closed:
             sink.summary(_summary(monitor, started))
         await sink.writer.flush()
+    for extra in telemetry:
+        with contextlib.suppress(Exception):
+            extra.close()
+    if providers is not None:
+        providers.shutdown(timeout=1.0)
     return rc
+
+
+def _otel_enabled(env: dict[str, str] | os._Environ[str]) -> bool:
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    return any(
+        k.startswith("OTEL_EXPORTER_OTLP_") and k.endswith("ENDPOINT") and v.strip()
+        for k, v in env.items()
+    ) or any(env.get(f"OTEL_{sig}_EXPORTER", "").strip() for sig in ("TRACES", "METRICS", "LOGS"))
+
+
+def _telemetry_sinks(config: MonitorConfig) -> tuple[list[Any], Any]:
+    """The OpenTelemetry sink (when OTEL_* asks for export) and the audit journal (when set)."""
+    if not _otel_enabled(os.environ):
+        if not config.journal_path:
+            return [], None
+        from genesys_pulse.telemetry import AuditJournal, config_secrets
+
+        return [AuditJournal(config.journal_path, secrets=config_secrets(config))], None
+    from genesys_pulse.telemetry import otel_sinks_for
+    from genesys_pulse.telemetry.sdk_setup import configure_from_env
+
+    providers = configure_from_env(os.environ)
+    sinks = otel_sinks_for(
+        config,
+        meter_provider=providers.meter_provider,
+        tracer_provider=providers.tracer_provider,
+        logger_provider=providers.logger_provider,
+    )
+    return sinks, providers
 
 
 def _monitor_error() -> type[Exception]:
