@@ -109,3 +109,28 @@ def test_shards_partition_the_targets() -> None:
         before = {t.id for t in select_shard(dataclasses.replace(config, shard=(i, 4)))}
         after = {t.id for t in select_shard(dataclasses.replace(more, shard=(i, 4)))}
         assert before <= after
+
+
+async def test_topics_are_subscribed_and_targets_are_staggered(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    topic = "v2.analytics.queues.7d3a6a50-0000-4000-8000-000000000001.observations"
+    settings = EmulatorSettings(seed=35, event_rate=1.0)
+    async with monitored(lambda e: genesys_config(e, n=4, topics=[topic]), settings=settings) as (
+        emu,
+        mon,
+        col,
+        _,
+    ):
+        await trio.sleep(6)
+        links = [p.link for p in mon.targets.values()]
+        assert all(link is not None for link in links)
+        for link in links:
+            assert link is not None and link.channel_id is not None
+            channel = emu.state.channels[link.channel_id]
+            assert topic in channel.topics
+            assert link.other_messages > 0  # notifications were read (and drained)
+    # phases spread evenly over the interval: 0, 1/4, 2/4, 3/4
+    phases = sorted({round(s.scheduled_mono % 1.0, 6) for s in col.of(ProbeKind.CONTROL)})
+    offsets = [round((b - a), 6) for a, b in zip(phases, phases[1:], strict=False)]
+    assert len(phases) == 4 and all(abs(o - 0.25) < 1e-6 for o in offsets), phases

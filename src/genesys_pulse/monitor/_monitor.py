@@ -9,6 +9,7 @@ delivered for at most one more second.
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import time
@@ -25,7 +26,12 @@ from genesys_pulse.transport import Connector, NetConnector
 
 from ._dispatch import MONITOR_TARGET, Dispatcher, EventCallback, SampleCallback, Sink
 from ._looplag import LoopLag
-from ._supervisor import GenesysSupervisor, TargetAuthRefused, WebSocketSupervisor
+from ._supervisor import (
+    CONNECT_CONCURRENCY,
+    GenesysSupervisor,
+    TargetAuthRefused,
+    WebSocketSupervisor,
+)
 from ._target import TargetProbe
 
 __all__ = ["AuthenticationRefused", "Monitor", "MonitorError", "run_monitor", "select_shard"]
@@ -89,6 +95,7 @@ async def run_monitor(
     on_event: EventCallback | None = None,
     rng: random.Random | None = None,
     callback_capacity: int = 10_000,
+    freeze_gc: bool = False,
     task_status: trio.TaskStatus[Monitor] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Probe every target of ``config`` (of this shard) until cancelled.
@@ -101,6 +108,13 @@ async def run_monitor(
       on_event: user callback (sync or async), isolated from probing.
       rng: source of jitter (default: a fresh ``random.Random()``).
       callback_capacity: bound of the callback queue (oldest dropped first).
+      freeze_gc: once every target has connected (or after
+        :data:`GC_FREEZE_WAIT` seconds), move every object alive to the garbage
+        collector's permanent generation (``gc.freeze()``), so later full
+        collections no longer traverse the connections, statistics and
+        windows built at start-up (with thousands of targets those traversals
+        were the p99 tail). Process-wide: the CLI enables it; hosts embedding
+        the monitor decide for themselves.
       task_status: receives the :class:`Monitor` once every target is started.
 
     Raises:
@@ -124,6 +138,7 @@ async def run_monitor(
         )
 
     looplag = LoopLag(on_stall=on_stall)
+    limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
     targets = select_shard(config)
     start = trio.current_time() + 0.01
     wall_anchor = (trio.current_time(), time.time())
@@ -144,6 +159,7 @@ async def run_monitor(
             sup = GenesysSupervisor(probe, connector, rng, wall_anchor=wall_anchor)
         else:
             sup = WebSocketSupervisor(probe, connector, rng)
+        sup.connect_limiter = limiter
         monitor.supervisors[tc.id] = sup
 
     dispatcher.event(
@@ -162,6 +178,8 @@ async def run_monitor(
         async with trio.open_nursery() as outer:
             outer.start_soon(dispatcher.run)
             outer.start_soon(looplag.run)
+            if freeze_gc:
+                outer.start_soon(_freeze_gc_after_startup, monitor)
             async with trio.open_nursery() as nursery:
                 for tid, probe in monitor.targets.items():
                     nursery.start_soon(
@@ -177,7 +195,10 @@ async def run_monitor(
                     MONITOR_TARGET,
                     "monitor.stopped",
                     time.time(),
-                    {"failed_targets": len(monitor.failed)},
+                    {
+                        "failed_targets": len(monitor.failed),
+                        "config": json.dumps(redacted(config), separators=(",", ":"), default=str),
+                    },
                 )
             )
             await dispatcher.drain(1.0)
@@ -186,6 +207,18 @@ async def run_monitor(
         raise AuthenticationRefused([r.target for r in refused], detail)
     if count:
         raise MonitorError("every target stopped: " + "; ".join(monitor.failed.values()))
+
+
+GC_FREEZE_WAIT = 60.0
+"""Longest wait for every target's first connection before ``gc.freeze()``."""
+
+
+async def _freeze_gc_after_startup(monitor: Monitor) -> None:
+    """``gc.freeze()`` once start-up is over (see ``run_monitor(freeze_gc=True)``)."""
+    with trio.move_on_after(GC_FREEZE_WAIT):
+        for probe in monitor.targets.values():
+            await probe.connected.wait()
+    gc.freeze()
 
 
 async def _run_target(

@@ -60,6 +60,7 @@ from ._target import TargetProbe
 
 __all__ = [
     "CLOSE_TIMEOUT",
+    "CONNECT_CONCURRENCY",
     "CONNECT_TIMEOUT",
     "ROTATE_BEFORE_EXPIRY",
     "GenesysSupervisor",
@@ -69,6 +70,11 @@ __all__ = [
 
 CONNECT_TIMEOUT = 15.0
 """Seconds for one WebSocket connect (TCP + TLS + upgrade), as Genesys's client."""
+
+CONNECT_CONCURRENCY = 64
+"""WebSocket connects in flight at once per monitor (``run_monitor`` shares one limiter):
+thousands of targets starting together would overflow the server's accept backlog,
+and the dropped SYNs would cost each of them a retransmission or a connect timeout."""
 
 CLOSE_TIMEOUT = 1.0
 """Upper bound of one WebSocket close."""
@@ -121,6 +127,8 @@ class _Base:
         self.open_links: set[Link] = set()
         """Links not yet closed (at most two during a rotation; tests check for leaks)."""
         self.lost_at: float | None = None
+        self.connect_limiter: trio.CapacityLimiter | None = None
+        """Shared by the monitor's supervisors to bound concurrent connects (``None``: unbounded)."""
 
     # LinkOwner protocol
     def on_heartbeat(self, link: Link, t: float) -> None:
@@ -143,7 +151,17 @@ class _Base:
 
     async def _open_link(self, url: str, channel_id: str | None = None) -> Link:
         assert self._nursery is not None
-        ws = await open_websocket(url, connector=self.connector, connect_timeout=CONNECT_TIMEOUT)
+        limiter = self.connect_limiter
+        if limiter is None:
+            ws = await open_websocket(
+                url, connector=self.connector, connect_timeout=CONNECT_TIMEOUT
+            )
+        else:
+            # the connect timeout starts once a slot is free
+            async with limiter:
+                ws = await open_websocket(
+                    url, connector=self.connector, connect_timeout=CONNECT_TIMEOUT
+                )
         self._generation += 1
         link = Link(
             ws,

@@ -367,11 +367,15 @@ class TargetProbe:
         with trio.CancelScope(deadline=next_due) as scope:
             # Register before writing: the pong can be read while send_all yields.
             try:
-                if control:
+                if control and app:
+                    # one write for both frames (one syscall, one scheduler pass)
+                    payload = link.control.on_sent(k, t0)
+                    link.app.on_sent(k, t0)
+                    sent_c = sent_a = await ws.send_ping_and_text(payload, self.app_message)
+                elif control:
                     payload = link.control.on_sent(k, t0)
                     sent_c = await ws.send_ping(payload)
-                if app:
-                    t0_a = trio.current_time()
+                elif app:
                     link.app.on_sent(k, t0_a)
                     sent_a = await ws.send_text(self.app_message)
             except ConnectionClosed:
