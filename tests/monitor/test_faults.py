@@ -4,6 +4,7 @@ TCP reset; plus window events and sharding."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import trio
 
@@ -132,5 +133,5 @@ async def test_topics_are_subscribed_and_targets_are_staggered(
             assert link.other_messages > 0  # notifications were read (and drained)
     # phases spread evenly over the interval: 0, 1/4, 2/4, 3/4
     phases = sorted({round(s.scheduled_mono % 1.0, 6) for s in col.of(ProbeKind.CONTROL)})
-    offsets = [round((b - a), 6) for a, b in zip(phases, phases[1:], strict=False)]
+    offsets = [round((b - a), 6) for a, b in itertools.pairwise(phases)]
     assert len(phases) == 4 and all(abs(o - 0.25) < 1e-6 for o in offsets), phases
