@@ -305,3 +305,37 @@ async def test_redactor_learns_secret_and_tokens_and_masks_debug_logs(
     # the expired token was dropped from the registry, the live one kept
     assert redactor.redact(t1.value.reveal()) == t1.value.reveal()
     assert redactor.redact(t2.value.reveal()) == "***"
+
+
+async def test_plain_http_login_to_non_loopback_is_refused_without_retry(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    import random
+
+    import httpx
+
+    from genesys_pulse.core.config import Secret
+    from genesys_pulse.genesys import OAuthClient
+    from genesys_pulse.transport import httpx_transport
+
+    opened: list[str] = []
+
+    class Recording:
+        async def open_stream(
+            self,
+            host: str,
+            port: int,
+            *,
+            tls: bool,
+            timeout: float,  # noqa: ASYNC109
+        ) -> trio.abc.Stream:
+            opened.append(host)
+            raise AssertionError("must not connect")
+
+    async with httpx.AsyncClient(transport=httpx_transport(Recording())) as http:
+        oauth = OAuthClient(
+            http, "http://login.mypurecloud.com", "id", Secret("s3cret!"), rng=random.Random(1)
+        )
+        with pytest.raises(httpx.UnsupportedProtocol, match="non-loopback"):
+            await oauth.token()
+    assert opened == []

@@ -105,7 +105,10 @@ class _DeferredStream(httpcore.AsyncNetworkStream):
     def get_extra_info(self, info: str) -> typing.Any:
         stream: object = self._stream
         if info == "ssl_object":
-            return stream._ssl_object if isinstance(stream, trio.SSLStream) else None
+            # Only used by httpcore to see whether h2 was negotiated (we never offer it).
+            return (
+                getattr(stream, "_ssl_object", None) if isinstance(stream, trio.SSLStream) else None
+            )
         sock = find_socket(stream)
         if info == "socket":
             return sock
