@@ -26,13 +26,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) collector
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
 
+# The OpenTelemetry Collector the end-to-end tests use, built from Go modules
+# (cached: a no-op when up to date). Without Go, locally, its tests skip; in CI
+# (CI=true) a missing Go fails the build and the tests.
 collector:
-	bash otel-collector/build.sh
+	@if command -v go >/dev/null 2>&1 || [ "$$CI" = true ]; then bash otel-collector/build.sh; \
+	 else echo "Go not found: the collector tests will skip"; fi
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
