@@ -150,3 +150,22 @@ def test_parse_channel_is_strict() -> None:
         parse_channel({"x": 1}, where="entities[2]")
     with pytest.raises(InvalidResponse):
         parse_channel(["not", "an", "object"])
+
+
+async def test_emulator_upgrade_faults_surface_as_transport_errors(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from genesys_pulse.transport import ConnectError, HandshakeError
+
+    async with rig() as r:
+        ch = await r.notifications.create_channel()
+        r.emulator.faults.hang_upgrades(1)
+        start = trio.current_time()
+        with pytest.raises(ConnectError) as info:
+            await open_websocket(ch.connect_uri, connector=r.emulator.connector, connect_timeout=4)
+        assert info.value.kind == "timeout"
+        assert trio.current_time() - start == pytest.approx(4)
+        unknown = ch.connect_uri.rsplit("/", 1)[0] + "/streaming-9-unknown"
+        with pytest.raises(HandshakeError) as rejected:
+            await open_websocket(unknown, connector=r.emulator.connector, connect_timeout=4)
+        assert rejected.value.status == 404
