@@ -151,6 +151,18 @@ async def test_failed_refresh_keeps_the_still_valid_token(
         assert await r.oauth.token() is t1
         failed = [a for n, a in r.events if n == "token.failed"]
         assert failed and failed[-1]["kept_old"] is True
+        # No new attempt right away: the next callers get the valid token at once.
+        logins = len(r.times(TOKEN))
+        start = trio.current_time()
+        assert await r.oauth.token() is t1
+        assert trio.current_time() == start
+        assert len(r.times(TOKEN)) == logins
+        # ... and later it tries again: the hold is a tenth of the remaining
+        # life (here < 50 s left, so < 5 s).
+        assert t1.expires_at - trio.current_time() < 50
+        await trio.sleep(5.01)
+        assert await r.oauth.token() is t1
+        assert len(r.times(TOKEN)) > logins
         await trio.sleep_until(t1.expires_at)
         with pytest.raises(ApiError):
             await r.oauth.token()

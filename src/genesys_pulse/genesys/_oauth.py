@@ -9,7 +9,11 @@ from refreshing in lock-step). From then on :meth:`OAuthClient.token` fetches a
 new one; while the old one is still valid a failed refresh is reported
 (``token.failed``) and the old token is returned, so probing is never
 interrupted by a refresh. Only when no valid token is left does ``token()``
-raise. :meth:`OAuthClient.invalidate` (after a REST ``401``) forces a fetch.
+raise. After a failed refresh the old token is handed out without a new
+attempt for a tenth of its remaining life (between 1 and 30 s), so callers
+are not each held up by a login outage; while one task is refreshing, the
+others get the old (valid) token at once. :meth:`OAuthClient.invalidate`
+(after a REST ``401``) forces a fetch.
 
 Client-credentials responses carry no refresh token: "refreshing" means a
 new client-credentials grant.
@@ -139,6 +143,8 @@ class OAuthClient:
             redactor.add_secret(client_secret)
             redactor.add_secret(self._basic_credential())
         self._token: AccessToken | None = None
+        self._hold_until = -math.inf
+        """After a failed refresh, keep using the valid token without retrying until then."""
         self._lock = trio.Lock()
         self.fetches = 0
         """Token requests that returned a token (for tests and metrics)."""
@@ -170,8 +176,12 @@ class OAuthClient:
         """
         tok = self._token
         now = trio.current_time()
-        if tok is not None and (now < tok.refresh_at or (self._lock.locked() and tok.valid(now))):
-            # Fresh, or being refreshed by another task while still valid.
+        if tok is not None and (
+            now < tok.refresh_at
+            or (tok.valid(now) and (self._lock.locked() or now < self._hold_until))
+        ):
+            # Fresh; or still valid while another task refreshes it, or while
+            # we wait to retry a failed refresh.
             return tok
         async with self._lock:
             tok = self._token
@@ -193,10 +203,14 @@ class OAuthClient:
                     "token.failed",
                     {"reason": exc.code, "status": exc.status, "kept_old": _usable(tok)},
                 )
-                if tok is not None and tok.valid(trio.current_time()):
+                now = trio.current_time()
+                if tok is not None and tok.valid(now):
+                    # Retry later: after a tenth of the remaining life, 1-30 s.
+                    self._hold_until = now + min(30.0, max(1.0, (tok.expires_at - now) / 10))
                     return tok
                 raise
             self._token = new
+            self._hold_until = -math.inf
             return new
 
     async def _fetch(self, old: AccessToken | None) -> AccessToken:
