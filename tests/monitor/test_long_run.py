@@ -64,7 +64,12 @@ async def test_hours_of_rotations_keep_the_schedule(autojump_clock: trio.testing
         heartbeat_period=30.0, token_ttl=3600, channel_ttl=1800.0, seed=7, event_rate=0.0
     )
     real0 = time.perf_counter()
-    async with monitored(lambda e: genesys_config(e), settings=settings) as (emu, mon, col, _):
+    async with monitored(lambda e: genesys_config(e), settings=settings, loop_lag_tick=2.0) as (
+        emu,
+        mon,
+        col,
+        _,
+    ):
         closes = 0
         end = trio.current_time() + HOURS * 3600
         while trio.current_time() < end:

@@ -32,16 +32,19 @@ class LoopLag:
       threshold: lateness in seconds from which a wake-up counts as a stall.
       on_stall: called once per detected stall with ``(start, end, lateness)``
         (monotonic times), from the lag task.
+      tick: seconds between two measurements.
     """
 
     def __init__(
         self,
         threshold: float = DEFAULT_STALL_THRESHOLD,
         on_stall: Callable[[float, float, float], None] | None = None,
+        tick: float = TICK,
     ) -> None:
         self.threshold = threshold
+        self.tick = tick
         self._on_stall = on_stall
-        self.estimator = LoopLagEstimator(TICK, record_min=threshold, max_stalls=_MAX_STALLS)
+        self.estimator = LoopLagEstimator(tick, record_min=threshold, max_stalls=_MAX_STALLS)
         self.stall_count = 0
 
     @property
@@ -77,9 +80,9 @@ class LoopLag:
         self.estimator.record(start, start)
         k = 1
         while True:
-            due = start + k * TICK
+            due = start + k * self.tick
             await trio.sleep_until(due)
             now = trio.current_time()
             self.record(due, now)
             # skip the ticks a long stall swallowed (one measurement per stall)
-            k = max(k + 1, int((now - start) / TICK) + 1)
+            k = max(k + 1, int((now - start) / self.tick) + 1)

@@ -25,7 +25,7 @@ from genesys_pulse.core.model import Event
 from genesys_pulse.transport import Connector, NetConnector
 
 from ._dispatch import MONITOR_TARGET, Dispatcher, EventCallback, SampleCallback, Sink
-from ._looplag import LoopLag
+from ._looplag import TICK, LoopLag
 from ._supervisor import (
     CONNECT_CONCURRENCY,
     GenesysSupervisor,
@@ -96,6 +96,7 @@ async def run_monitor(
     rng: random.Random | None = None,
     callback_capacity: int = 10_000,
     freeze_gc: bool = False,
+    loop_lag_tick: float = TICK,
     task_status: trio.TaskStatus[Monitor] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Probe every target of ``config`` (of this shard) until cancelled.
@@ -108,6 +109,8 @@ async def run_monitor(
       on_event: user callback (sync or async), isolated from probing.
       rng: source of jitter (default: a fresh ``random.Random()``).
       callback_capacity: bound of the callback queue (oldest dropped first).
+      loop_lag_tick: period of the event-loop lag measurement (default 0.25 s;
+        emulated-time tests of many hours may use a longer one).
       freeze_gc: once every target has connected (or after
         :data:`GC_FREEZE_WAIT` seconds), move every object alive to the garbage
         collector's permanent generation (``gc.freeze()``), so later full
@@ -137,7 +140,7 @@ async def run_monitor(
             )
         )
 
-    looplag = LoopLag(on_stall=on_stall)
+    looplag = LoopLag(on_stall=on_stall, tick=loop_lag_tick)
     limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
     targets = select_shard(config)
     start = trio.current_time() + 0.01

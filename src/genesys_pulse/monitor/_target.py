@@ -367,11 +367,18 @@ class TargetProbe:
         with trio.CancelScope(deadline=next_due) as scope:
             # Register before writing: the pong can be read while send_all yields.
             try:
-                if control and app:
+                both = getattr(ws, "send_ping_and_text", None) if control and app else None
+                if both is not None:
                     # one write for both frames (one syscall, one scheduler pass)
                     payload = link.control.on_sent(k, t0)
                     link.app.on_sent(k, t0)
-                    sent_c = sent_a = await ws.send_ping_and_text(payload, self.app_message)
+                    sent_c = sent_a = await both(payload, self.app_message)
+                elif control and app:  # a transport without the combined write
+                    payload = link.control.on_sent(k, t0)
+                    sent_c = await ws.send_ping(payload)
+                    t0_a = trio.current_time()
+                    link.app.on_sent(k, t0_a)
+                    sent_a = await ws.send_text(self.app_message)
                 elif control:
                     payload = link.control.on_sent(k, t0)
                     sent_c = await ws.send_ping(payload)
