@@ -541,3 +541,40 @@ async def test_upgrade_request_carries_host_path_and_extra_headers(
     assert (b"user-agent", b"genesys-pulse-test") in [
         (k.lower(), v) for k, v in seen[0].extra_headers
     ]
+
+
+async def test_ipv6_loopback_literal() -> None:
+    from functools import partial
+
+    try:
+        probe = await trio.open_tcp_listeners(0, host="::1")
+    except OSError:  # pragma: no cover - host without IPv6 loopback
+        pytest.skip("no IPv6 loopback")
+    for listener in probe:
+        await listener.aclose()
+    seen: list[Request] = []
+
+    async def capture(stream: trio.abc.Stream) -> None:
+        srv = ServerWS(stream)
+        await srv.accept()
+        assert srv.request is not None
+        seen.append(srv.request)
+        await echo_handler_after_accept(srv)
+
+    async def echo_handler_after_accept(srv: ServerWS) -> None:
+        async for ev in srv.events():
+            if isinstance(ev, CloseConnection):
+                await srv.send(ev.response())
+                return
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, capture, 0, host="::1"))
+        port = listeners[0].socket.getsockname()[1]
+        with trio.fail_after(GUARD):
+            ws = await open_websocket(
+                f"ws://[::1]:{port}/x", connector=NetConnector(), connect_timeout=5
+            )
+            await ws.aclose(timeout=2)
+        nursery.cancel_scope.cancel()
+    assert seen[0].host == f"[::1]:{port}"
+    assert ws.close_info == CloseInfo(1000, "", local=True)
