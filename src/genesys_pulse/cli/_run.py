@@ -337,7 +337,10 @@ async def _amain(
                         stop.deadline = trio.current_time() + duration
                     monitor = await nursery.start(
                         lambda task_status: run_monitor(
-                            config, sinks=[sink, *telemetry], task_status=task_status
+                            config,
+                            sinks=[sink, *telemetry],
+                            freeze_gc=True,  # a process of our own: see run_monitor
+                            task_status=task_status,
                         )
                     )
                     sink_monitor(sink, monitor)
