@@ -18,6 +18,7 @@ reading p50, p95, p99 and the PDV together sorts once.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterable, Sequence
 
 __all__ = ["RttWindow", "nearest_rank"]
@@ -31,6 +32,9 @@ def nearest_rank(sorted_values: Sequence[float], q: float) -> float | None:
     if not 0.0 <= q <= 1.0:
         raise ValueError(f"quantile must be in [0, 1], got {q}")
     return sorted_values[max(0, math.ceil(q * n) - 1)]
+
+
+_NAN = math.nan
 
 
 class RttWindow:
@@ -48,7 +52,9 @@ class RttWindow:
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.capacity = capacity
-        self._ring: list[float | None] = [None] * capacity
+        # RTTs as C doubles, NaN for a timeout: 8 bytes a slot instead of a
+        # pointer plus a float object (2.4 KiB instead of 9.4 KiB for 300 slots)
+        self._ring = array("d", bytes(8 * capacity))
         self._pos = 0
         self._full = False
         self._timeouts = 0
@@ -57,11 +63,15 @@ class RttWindow:
     def add(self, rtt: float | None) -> None:
         """Record one outcome (``None`` = timed out), evicting the oldest when full."""
         pos = self._pos
-        if self._full and self._ring[pos] is None:
-            self._timeouts -= 1
-        self._ring[pos] = rtt
+        if self._full:
+            old = self._ring[pos]
+            if old != old:  # NaN: a timeout leaves the window
+                self._timeouts -= 1
         if rtt is None:
+            self._ring[pos] = _NAN
             self._timeouts += 1
+        else:
+            self._ring[pos] = rtt
         pos += 1
         if pos == self.capacity:
             pos = 0
@@ -71,7 +81,7 @@ class RttWindow:
 
     def clear(self) -> None:
         """Empty the window."""
-        self._ring = [None] * self.capacity
+        self._ring = array("d", bytes(8 * self.capacity))
         self._pos = 0
         self._full = False
         self._timeouts = 0
@@ -98,9 +108,9 @@ class RttWindow:
 
     def values(self) -> list[float | None]:
         """The samples, oldest first."""
-        if not self._full:
-            return self._ring[: self._pos]
-        return self._ring[self._pos :] + self._ring[: self._pos]
+        ring = self._ring
+        ordered = ring[self._pos :] + ring[: self._pos] if self._full else ring[: self._pos]
+        return [None if v != v else v for v in ordered]
 
     def latest(self) -> Iterable[float | None]:
         """The samples, newest first (for sparklines)."""
@@ -111,7 +121,7 @@ class RttWindow:
         cached = self._answered_sorted
         if cached is None:
             ring = self._ring if self._full else self._ring[: self._pos]
-            cached = sorted([v for v in ring if v is not None])
+            cached = sorted([v for v in ring if v == v])  # NaN (timeout) != NaN
             self._answered_sorted = cached
         return cached
 
