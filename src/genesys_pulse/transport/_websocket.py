@@ -274,7 +274,9 @@ class WebSocketConnection:
 
     # ------------------------------------------------------------------ sending
 
-    async def _send_frame(self, event: TextMessage | BytesMessage | Ping) -> float:
+    async def _send_frame(
+        self, event: TextMessage | BytesMessage | Ping, *more: TextMessage | Ping
+    ) -> float:
         if self.close_info is not None:
             raise ConnectionClosed(self.close_info)
         lock = self._send_lock
@@ -290,6 +292,8 @@ class WebSocketConnection:
             await trio.lowlevel.checkpoint_if_cancelled()
             try:
                 data = self._ws.send(event)
+                for extra in more:
+                    data += self._ws.send(extra)
             except ProtocolError:
                 raise ConnectionClosed(self.close_info) from None
             try:
@@ -339,6 +343,17 @@ class WebSocketConnection:
         if len(payload) > 125:
             raise ValueError("ping payload must be at most 125 bytes")
         return await self._send_frame(Ping(payload=payload))
+
+    async def send_ping_and_text(self, payload: bytes, text: str) -> float:
+        """Send a Ping control frame and a text message in one write.
+
+        One system call and one scheduler pass instead of two: a probe slot's
+        control ping and application message leave together and share the
+        returned send time. Same errors as :meth:`send_ping` and :meth:`send_text`.
+        """
+        if len(payload) > 125:
+            raise ValueError("ping payload must be at most 125 bytes")
+        return await self._send_frame(Ping(payload=payload), TextMessage(data=text))
 
     async def _send_control(self, data: bytes) -> None:
         """Write protocol bytes from the reader (pong, close reply); errors ignored."""
