@@ -184,6 +184,9 @@ def _sinks(kind: str, endpoint: str | None, window: float) -> tuple[list[Any], A
             def shutdown(self) -> None:
                 pass
 
+            def force_flush(self, timeout_millis: int = 30000) -> bool:
+                return True
+
         tp = TracerProvider()
         tp.add_span_processor(BatchSpanProcessor(DropSpans()))
         lp = LoggerProvider()
@@ -228,7 +231,9 @@ async def _pulse(a: argparse.Namespace) -> dict[str, Any]:
     ports1: dict[str, int] = {}
     async with trio.open_nursery() as nursery:
         mon = await nursery.start(
-            lambda task_status: run_monitor(config, sinks=[rec, *extra], task_status=task_status)
+            lambda task_status: run_monitor(
+                config, sinks=[rec, *extra], freeze_gc=not a.no_freeze_gc, task_status=task_status
+            )
         )
         with trio.move_on_after(a.connect_limit):
             for probe in mon.targets.values():
@@ -456,6 +461,7 @@ def main() -> None:
     ap.add_argument("--sink", default="none")
     ap.add_argument("--otlp-endpoint", default=None)
     ap.add_argument("--no-echo", action="store_true")
+    ap.add_argument("--no-freeze-gc", action="store_true", help="run_monitor(freeze_gc=False)")
     ap.add_argument("--samples-out", default=None)
     ap.add_argument("--profile", default=None)
     ap.add_argument("--delay", default="fixed:0")
