@@ -62,7 +62,8 @@ async def test_jsonl_lines_have_the_documented_shape() -> None:
     assert lines[4] == {"type": "summary", "targets": {}}
 
 
-async def test_dashboard_renders_targets_in_place(autojump_clock: trio.testing.MockClock) -> None:
+async def test_dashboard_renders_targets_in_place() -> None:
+    """Real clock (the writer uses a worker thread), in-memory emulator connection."""
     out = io.StringIO()
     dash = Dashboard(out, lambda: None)
     async with open_emulator(settings=EmulatorSettings(seed=9, heartbeat_period=2.0)) as emu:
@@ -81,7 +82,7 @@ async def test_dashboard_renders_targets_in_place(autojump_clock: trio.testing.M
                 )
             )
             nursery.start_soon(dash.run)
-            await trio.sleep(10)
+            await trio.sleep(2.6)
             frame = dash.render(0.0)
             nursery.cancel_scope.cancel()
     assert frame.startswith("\x1b[H") and frame.endswith("\x1b[J")
@@ -90,5 +91,5 @@ async def test_dashboard_renders_targets_in_place(autojump_clock: trio.testing.M
     for kind in ("control", "application", "heartbeat"):
         assert kind in text
     assert "channel.created" in text
-    assert dash.frames >= 10  # at least one frame a second (every 0.5 s)
+    assert dash.frames >= 4  # at least one frame a second (every 0.5 s)
     assert out.getvalue().endswith("\x1b[?25h")  # cursor restored
