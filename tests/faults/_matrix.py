@@ -37,6 +37,7 @@ import trio.lowlevel
 from genesys_pulse.core.config import MonitorConfig, Secret, with_credentials
 from genesys_pulse.core.model import Event, ProbeKind, Sample
 from genesys_pulse.emulator import Delay, Emulator
+from genesys_pulse.emulator._netem import fixed_delay
 from genesys_pulse.monitor import AuthenticationRefused
 from genesys_pulse.monitor._supervisor import CONNECT_TIMEOUT
 from genesys_pulse.monitor._target import DEAD_AFTER
@@ -259,6 +260,63 @@ def _proxy_stall_check(ctx: Ctx) -> str:
     expect_reported(ctx, "connection.lost", reason="probe_timeouts")
     expect_reported(ctx, "connection.restored")
     return "timeouts, connection.lost probe_timeouts, restored; span+audit"
+
+
+NET_DELAY = 0.1  # added each way by the proxy: +200 ms RTT
+
+
+async def _proxy_delay(ctx: Ctx) -> None:
+    assert ctx.proxy is not None
+    ctx.proxy.upstream.delay = fixed_delay(NET_DELAY)
+    ctx.proxy.downstream.delay = fixed_delay(NET_DELAY)
+    await trio.sleep(4.0)
+    ctx.proxy.upstream.delay = None
+    ctx.proxy.downstream.delay = None
+    ctx.t_clear = trio.current_time()
+
+
+def _proxy_delay_check(ctx: Ctx) -> str:
+    assert ctx.t_clear is not None
+    for kind in (CTRL, APP):
+        assert not timed_out(ctx, kind, 0), f"{kind.value} timed out"
+    expect_reported(ctx, "threshold.breach", metric="rtt")
+    expect_reported(ctx, "threshold.clear", metric="rtt")
+    # the RTT measured during the fault is the added delay plus loopback: truthful
+    during = sorted(
+        s.rtt_s
+        for _t, s in ctx.rec.probes(APP, TARGET)
+        if s.rtt_s is not None and ctx.t_inject + 0.5 <= s.scheduled_mono <= ctx.t_clear - 0.5
+    )
+    assert during, "no samples during the fault"
+    med = during[len(during) // 2]
+    assert 2 * NET_DELAY <= med <= 2 * NET_DELAY + 0.03, med
+    assert not lost_after(ctx)
+    return f"threshold.breach/clear rtt; application RTT median {med * 1000:.1f} ms (+200 ms added)"
+
+
+def _rtt_cleared_any(ctx: Ctx) -> float | None:
+    assert ctx.t_clear is not None
+    got = ctx.rec.named("threshold.clear", ctx.t_clear, metric="rtt")
+    return got[-1][0] if got else None
+
+
+async def _thin_pipe(ctx: Ctx) -> None:
+    """A 4 KB/s downstream and a 70 KB message: pongs queue behind it (head-of-line)."""
+    assert ctx.proxy is not None
+    ctx.proxy.downstream.bandwidth = 4000.0
+    ctx.emu.faults.send_oversized(70_000)
+    ctx.t_clear = await _until(ctx, "connection.lost", DEAD_AFTER * I_TCP + T_TCP + 5)
+    ctx.proxy.downstream.bandwidth = None
+
+
+def _thin_pipe_check(ctx: Ctx) -> str:
+    lost = lost_after(ctx)
+    assert lost and lost[0].attributes["reason"] == "probe_timeouts", lost
+    expect_reported(ctx, "timeout")
+    expect_reported(ctx, "connection.lost", reason="probe_timeouts")
+    expect_reported(ctx, "connection.restored")
+    n = len(timed_out(ctx, APP, ctx.t_inject))
+    return f"{n} application timeouts behind the big message, connection.lost, restored"
 
 
 async def _proxy_reset(ctx: Ctx) -> None:
@@ -761,9 +819,11 @@ def _otlp_down_check(ctx: Ctx) -> str:
         assert seqs_contiguous(ctx, kind)
         assert not timed_out(ctx, kind, 0), f"{kind.value} timeouts while OTLP was down"
     assert timed.max_call < 0.1, f"an OTel sink call took {timed.max_call:.3f} s"
+    # flushing to a dead endpoint is abandoned at the deadline (2 s), never hangs
+    assert ctx.extra["shutdown_s"] < 3.0, ctx.extra["shutdown_s"]
     return (
         f"probing unaffected ({timed.calls} sink calls, max {timed.max_call * 1000:.1f} ms); "
-        "exporter errors stay in SDK threads; shutdown bounded"
+        f"exporter errors stay in SDK threads; shutdown {ctx.extra['shutdown_s']:.1f} s (limit 2)"
     )
 
 
@@ -921,6 +981,35 @@ FAULTS: list[Fault] = [
         "half-open TCP stall (proxy)",
         _proxy_stall,
         _proxy_stall_check,
+        detect=first("timeout"),
+        bound=T_TCP + I_TCP + REAL_SLACK,
+        recover_bound=FIRST_BACKOFF + I_TCP + REAL_SLACK,
+        mode="tcp",
+        clock="real",
+        proxy=True,
+        tunables=TCP_TUNABLES,
+        warmup=1.5,
+        observe=4.0,
+    ),
+    Fault(
+        "network delay +100 ms each way (proxy, 4 s)",
+        _proxy_delay,
+        _proxy_delay_check,
+        detect=first("threshold.breach", metric="rtt"),
+        bound=3 * 0.5 + 2 * NET_DELAY + REAL_SLACK,  # 3 of 5 slow slots
+        recover_bound=5 * 0.5 + REAL_SLACK,  # clear after 5 good slots
+        recovered=_rtt_cleared_any,
+        mode="tcp",
+        clock="real",
+        proxy=True,
+        tunables={"interval": 0.5, "timeout": 0.5},
+        warmup=1.5,
+        observe=8.0,
+    ),
+    Fault(
+        "thin pipe (4 KB/s) + 70 KB message: head-of-line",
+        _thin_pipe,
+        _thin_pipe_check,
         detect=first("timeout"),
         bound=T_TCP + I_TCP + REAL_SLACK,
         recover_bound=FIRST_BACKOFF + I_TCP + REAL_SLACK,

@@ -263,6 +263,16 @@ def _check_bounded(mon: Monitor, emu: Emulator) -> dict[str, int]:
     for sup in mon.supervisors.values():
         assert len(sup.open_links) <= 2
         worst["open_links"] = max(worst.get("open_links", 0), len(sup.open_links))
+        for link in sup.open_links:
+            # pong matchers: pings in flight and owed (late) pongs stay a handful
+            for name, matcher in (("control", link.control), ("app", link.app)):
+                for attr in ("pending", "owed"):
+                    n = int(getattr(matcher, attr, 0))
+                    key = f"{name}_{attr}"
+                    worst[key] = max(worst.get(key, 0), n)
+                    assert n <= 8, (key, n)
+    records = emu.faults.pong_records
+    assert records.maxlen is not None and len(records) <= records.maxlen
     assert mon.looplag.remembered <= mon.looplag.stall_capacity
     assert mon.dispatcher.queue_length <= mon.dispatcher.capacity
     assert len(emu.state.channels) <= emu.settings.max_channels
