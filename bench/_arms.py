@@ -37,11 +37,13 @@ import asyncio
 import contextlib
 import gc
 import json
+import math
 import os
 import socket
 import subprocess
 import sys
 import time
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,8 @@ def run_arm(args: list[str], timeout: float) -> dict[str, Any]:
         timeout=timeout,
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.stderr and "--- loop stuck" in proc.stderr:
+        sys.stderr.write(proc.stderr[-20000:])
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"arm {args[:1]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(lines[-1])
@@ -109,29 +113,67 @@ def _config(url: str, n: int, interval: float, timeout: float, echo: bool) -> An
 
 
 class _Recorder:
-    """A sink that keeps the fields of each sample the benchmarks need."""
+    """A sink that keeps the fields of each sample the benchmarks need.
+
+    Columns of C numbers (``array``), no object per sample: the recording
+    must not add garbage-collector work to the process it measures.
+    """
 
     def __init__(self) -> None:
         self.on = False
-        self.rows: list[tuple[str, bool, int, float, float | None, float | None, bool, bool]] = []
+        self._index: dict[str, int] = {}
+        self.names: list[str] = []
+        self.target = array("l")
+        self.control = array("b")
+        self.seq = array("q")
+        self.scheduled = array("d")
+        self.sent = array("d")  # NaN: not sent
+        self.rtt = array("d")  # NaN: timed out
+        self.flags = array("b")  # 1 timed out, 2 local stall
 
     def on_sample(self, s: Any) -> None:
         if self.on:
-            self.rows.append(
-                (
-                    s.target,
-                    s.probe == "control",
-                    s.seq,
-                    s.scheduled_mono,
-                    s.sent_mono,
-                    s.rtt_s,
-                    s.timed_out,
-                    s.local_stall,
-                )
-            )
+            i = self._index.get(s.target)
+            if i is None:
+                i = self._index[s.target] = len(self.names)
+                self.names.append(s.target)
+            self.target.append(i)
+            self.control.append(s.probe == "control")
+            self.seq.append(s.seq)
+            self.scheduled.append(s.scheduled_mono)
+            self.sent.append(math.nan if s.sent_mono is None else s.sent_mono)
+            self.rtt.append(math.nan if s.rtt_s is None else s.rtt_s)
+            self.flags.append(int(s.timed_out) | (2 * int(s.local_stall)))
 
     def on_event(self, e: Any) -> None:
         pass
+
+    @property
+    def rows(self) -> list[tuple[str, bool, int, float, float | None, float | None, bool, bool]]:
+        """Per sample: target, control?, seq, scheduled, sent, rtt, timed out, stalled."""
+        names = self.names
+        return [
+            (
+                names[t],
+                bool(c),
+                q,
+                sc,
+                None if se != se else se,
+                None if r != r else r,
+                bool(f & 1),
+                bool(f & 2),
+            )
+            for t, c, q, sc, se, r, f in zip(
+                self.target,
+                self.control,
+                self.seq,
+                self.scheduled,
+                self.sent,
+                self.rtt,
+                self.flags,
+                strict=True,
+            )
+        ]
 
 
 def _sinks(kind: str, endpoint: str | None, window: float) -> tuple[list[Any], Any]:
@@ -240,6 +282,8 @@ async def _pulse(a: argparse.Namespace) -> dict[str, Any]:
                 await probe.connected.wait()
         out["connect_s"] = time.perf_counter() - t_start
         out["connected"] = sum(p.connected.is_set() for p in mon.targets.values())
+        if a.stall_dump:
+            nursery.start_soon(_stall_watch, a.stall_dump)
         with trio.move_on_after(a.warmup + a.duration + 30):
             await trio.sleep(a.warmup)
             ports0 = _ports(mon)
@@ -275,16 +319,42 @@ async def _pulse(a: argparse.Namespace) -> dict[str, Any]:
     out.setdefault("reconnected_targets", 0)
     out["cpu_s"] = cpu
     out["wall_s"] = max(wall, 1e-9)
-    _summarise(out, rec.rows, a)
+    recorded = rec.rows
+    _summarise(out, recorded, a)
     if a.samples_out:
         # per sample: port, control?, seq, sent (perf_counter), rtt
         rows = [
             [ports0.get(r[0], -1), r[1], r[2], r[4] - off, r[5]]
-            for r in rec.rows
+            for r in recorded
             if r[4] is not None and r[5] is not None and ports1.get(r[0]) == ports0.get(r[0])
         ]
         _write(a.samples_out, rows)
     return out
+
+
+async def _stall_watch(limit: float) -> None:
+    """A thread prints where the event loop is when it has not ticked for ``limit`` s."""
+    import threading
+    import traceback
+
+    main = threading.get_ident()
+    tick = [time.perf_counter()]
+
+    def watch() -> None:
+        reported = 0.0
+        while True:
+            time.sleep(limit / 4)
+            late = time.perf_counter() - tick[0]
+            if late > limit and tick[0] != reported:
+                reported = tick[0]
+                frame = sys._current_frames().get(main)
+                stack = "".join(traceback.format_stack(frame)[-12:]) if frame else "?"
+                print(f"--- loop stuck {late * 1000:.0f} ms:\n{stack}", file=sys.stderr)
+
+    threading.Thread(target=watch, daemon=True).start()
+    while True:
+        tick[0] = time.perf_counter()
+        await trio.sleep(0.005)
 
 
 def _ports(mon: Any) -> dict[str, int]:
@@ -464,6 +534,12 @@ def main() -> None:
     ap.add_argument("--no-freeze-gc", action="store_true", help="run_monitor(freeze_gc=False)")
     ap.add_argument("--samples-out", default=None)
     ap.add_argument("--profile", default=None)
+    ap.add_argument(
+        "--stall-dump",
+        type=float,
+        default=0.0,
+        help="print the loop thread's stack to stderr when it is stuck this many seconds",
+    )
     ap.add_argument("--delay", default="fixed:0")
     a = ap.parse_args()
     if a.timeout is None:
