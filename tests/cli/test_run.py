@@ -163,3 +163,10 @@ def test_journal_path_gets_the_audit_records(tmp_path: Path) -> None:
     kinds = [json.loads(line)["kind"] for line in journal.read_text().splitlines()]
     assert "monitor.started" in kinds and "monitor.stopped" in kinds
     assert "token.issued" in kinds
+
+
+def test_nothing_configured_says_how_to_start(tmp_path: Path) -> None:
+    res = _run(["run", "--duration", "1s"], cwd=tmp_path)
+    assert res.returncode == 2
+    assert "GENESYS_CLOUD_CLIENT_ID" in res.stderr and "--emulator" in res.stderr
+    assert "Traceback" not in res.stderr

@@ -131,6 +131,19 @@ def _print_config_errors(errors: list[ConfigError]) -> None:
             print(f"  {e}", file=sys.stderr)
 
 
+def _hint_if_unconfigured(args: argparse.Namespace) -> None:
+    """Nothing was configured at all: say how to start."""
+    if args.emulator or args.config is not None or os.environ.get(CONFIG_ENV):
+        return
+    from genesys_pulse.core.config import DEFAULT_CLIENT_ID_ENV, DEFAULT_CLIENT_SECRET_ENV
+
+    _err(
+        "to monitor Genesys Cloud: give --config FILE (or set GENESYS_PULSE_ENVIRONMENT, "
+        f"e.g. mypurecloud.com) and set {DEFAULT_CLIENT_ID_ENV} and {DEFAULT_CLIENT_SECRET_ENV}; "
+        "or try `genesys-pulse run --emulator`"
+    )
+
+
 def _parse_shard(text: str) -> tuple[int, int]:
     i_text, sep, n_text = text.partition("/")
     try:
@@ -210,9 +223,11 @@ def main(args: argparse.Namespace) -> int:
             _err(f"warning: {w.message}")
     except ConfigErrors as exc:
         _print_config_errors(exc.errors)
+        _hint_if_unconfigured(args)
         return EXIT_CONFIG
     except ConfigError as exc:
         _print_config_errors([exc])
+        _hint_if_unconfigured(args)
         return EXIT_CONFIG
     if shard is not None:
         import dataclasses
