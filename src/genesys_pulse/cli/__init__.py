@@ -7,6 +7,7 @@ Subcommands live in private modules and are imported only when used, so
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 
@@ -44,7 +45,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    rc: int = args._module.main(args)
+    try:
+        rc: int = args._module.main(args)
+    except BrokenPipeError:
+        # Output piped into a reader that went away (`... | head`): not an error
+        # worth a traceback. Point stdout at devnull so the interpreter's final
+        # flush does not raise again.
+        import os
+
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
     return rc
 
 

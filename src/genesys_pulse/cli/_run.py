@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import math
 import os
 import signal
@@ -40,6 +41,7 @@ from typing import Any
 
 import trio
 
+from genesys_pulse.core._redact import RedactingFilter
 from genesys_pulse.core.config import (
     CONFIG_ENV,
     ConfigError,
@@ -108,6 +110,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("live", "jsonl"),
         default=None,
         help="live dashboard (default on a terminal) or JSON lines (default otherwise)",
+    )
+    parser.add_argument(
+        "--log-level",
+        metavar="LEVEL",
+        default="WARNING",
+        help="level of diagnostic logs on stderr, secrets masked (default WARNING)",
     )
     parser.add_argument(
         "--shard",
@@ -343,6 +351,7 @@ async def _amain(
                     emulator.login_url,
                     emulator.api_url,
                 )
+            redactor = _redacting_log_handler(config, args.log_level)
             telemetry, providers = _telemetry_sinks(config)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_watch_signals, stop)
@@ -355,6 +364,7 @@ async def _amain(
                             config,
                             sinks=[sink, *telemetry],
                             freeze_gc=True,  # a process of our own: see run_monitor
+                            redactor=redactor,
                             task_status=task_status,
                         )
                     )
@@ -387,6 +397,25 @@ async def _amain(
     if providers is not None:
         providers.shutdown(timeout=1.0)
     return rc
+
+
+def _redacting_log_handler(config: MonitorConfig, level: str) -> RedactingFilter:
+    """Send diagnostic logs to stderr through a filter that masks every secret.
+
+    The filter knows the configured client secrets now and learns each access
+    token as the OAuth clients receive it (``run_monitor(redactor=...)``), so
+    no log line - ours, httpx's or httpcore's - can carry one.
+    """
+    from genesys_pulse.telemetry import config_secrets
+
+    redactor = RedactingFilter(config_secrets(config))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(redactor)
+    handler.setFormatter(logging.Formatter("genesys-pulse %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, str(level).upper(), logging.WARNING))
+    return redactor
 
 
 def _otel_enabled(env: dict[str, str] | os._Environ[str]) -> bool:

@@ -15,9 +15,12 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
+
+if TYPE_CHECKING:
+    from genesys_pulse.genesys import SecretRegistry
 
 from genesys_pulse.core._schedule import shard_of, stagger
 from genesys_pulse.core.config import MonitorConfig, TargetConfig, redacted
@@ -97,6 +100,7 @@ async def run_monitor(
     callback_capacity: int = 10_000,
     freeze_gc: bool = False,
     loop_lag_tick: float = TICK,
+    redactor: SecretRegistry | None = None,
     task_status: trio.TaskStatus[Monitor] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Probe every target of ``config`` (of this shard) until cancelled.
@@ -118,6 +122,10 @@ async def run_monitor(
         windows built at start-up (with thousands of targets those traversals
         were the p99 tail). Process-wide: the CLI enables it; hosts embedding
         the monitor decide for themselves.
+      redactor: where each OAuth client registers its secret and every token
+        it is issued, to be masked in logs (e.g. a
+        :class:`~genesys_pulse.core._redact.RedactingFilter` attached to the
+        host's log handlers).
       task_status: receives the :class:`Monitor` once every target is started.
 
     Raises:
@@ -159,7 +167,9 @@ async def run_monitor(
         monitor.targets[tc.id] = probe
         sup: GenesysSupervisor | WebSocketSupervisor
         if tc.kind == "genesys":
-            sup = GenesysSupervisor(probe, connector, rng, wall_anchor=wall_anchor)
+            sup = GenesysSupervisor(
+                probe, connector, rng, wall_anchor=wall_anchor, redactor=redactor
+            )
         else:
             sup = WebSocketSupervisor(probe, connector, rng)
         sup.connect_limiter = limiter

@@ -40,9 +40,12 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
+
+if TYPE_CHECKING:
+    from genesys_pulse.genesys import SecretRegistry
 
 from genesys_pulse.core import _messages as msgs
 from genesys_pulse.core._backoff import Backoff
@@ -327,8 +330,10 @@ class GenesysSupervisor(_Base):
         rng: random.Random,
         *,
         wall_anchor: tuple[float, float],
+        redactor: SecretRegistry | None = None,
     ) -> None:
         super().__init__(probe, connector, rng)
+        self._redactor = redactor
         g = self.cfg.genesys
         assert g is not None
         self.settings = g
@@ -415,7 +420,13 @@ class GenesysSupervisor(_Base):
         assert g.client_id is not None and g.client_secret is not None
         async with httpx.AsyncClient(transport=httpx_transport(self.connector)) as http:
             oauth = OAuthClient(
-                http, g.login_url, g.client_id, g.client_secret, rng=self.rng, on_event=self._hook
+                http,
+                g.login_url,
+                g.client_id,
+                g.client_secret,
+                rng=self.rng,
+                on_event=self._hook,
+                redactor=self._redactor,
             )
             api = NotificationsClient(http, g.api_url, oauth, rng=self.rng, on_event=self._hook)
             self._oauth = oauth
