@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
+from collections import deque
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -213,6 +215,13 @@ class OTelSink:
         self._started_at: float | None = None
         self._targets: dict[str, _Target] = {}
         self._reasons_seen: set[str] = set()
+        self._wide: deque[tuple[float, str, dict[str, AttrValue]]] = deque(
+            maxlen=max(1, self._max_events)
+        )
+        """Recent monitor-wide span events (at, name, attributes), attached to each
+        probe-window span when it ends: adding them to every open span at once cost
+        O(targets) per event (0.9 s per local_stall at 10,000 targets, which made the
+        next stall)."""
 
         meter = metrics.get_meter(N.INSTRUMENTATION_SCOPE, __version__, meter_provider)
         self._tracer = trace.get_tracer(N.INSTRUMENTATION_SCOPE, __version__, tracer_provider)
@@ -395,8 +404,8 @@ class OTelSink:
             # record, and a span event on every open probe window
             span_event = _SPAN_EVENT_NAMES.get(name)
             if span_event is not None:
-                for state in self._targets.values():
-                    self._add_span_event(state, span_event, e)
+                # attached to every probe window it falls in when that window ends
+                self._wide.append((e.at, span_event, self._span_event_attrs(e)))
             self._emit_log(None, e)
             return
         state = self._state(e.target)
@@ -491,10 +500,19 @@ class OTelSink:
                 stability = summary.get(probe.value + ".stability")
                 if isinstance(stability, int | float) and not isinstance(stability, bool):
                     self._stability.set(float(stability), state.probe_attrs[probe])
+        end = state.w_start + self.window if at is None and forced else at
+        if self._wide:
+            last = end if end is not None else math.inf
+            for t, name, attrs in self._wide:
+                if state.w_start <= t <= last:
+                    if state.w_events < self._max_events:
+                        state.w_events += 1
+                        span.add_event(name, attrs, _ns(t))
+                    else:
+                        state.w_dropped += 1
         span.set_attribute("genesys_pulse.span_events.dropped", state.w_dropped)
         if forced:
             span.set_attribute("genesys_pulse.window.forced_end", True)
-        end = state.w_start + self.window if at is None and forced else at
         span.end(end_time=_ns(end) if end is not None else None)
         state.w_span = None
         state.window_ctx = None
