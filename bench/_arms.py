@@ -263,6 +263,8 @@ async def _pulse(a: argparse.Namespace) -> dict[str, Any]:
     from genesys_pulse.monitor import run_monitor
 
     config = _config(a.url, a.targets, a.interval, a.timeout, not a.no_echo)
+    if a.gc_threshold:
+        gc.set_threshold(*(int(x) for x in a.gc_threshold.split(",")))
     rec = _Recorder()
     extra, keep = _sinks(a.sink, a.otlp_endpoint, config.window)
     off = _offset()
@@ -532,6 +534,7 @@ def main() -> None:
     ap.add_argument("--otlp-endpoint", default=None)
     ap.add_argument("--no-echo", action="store_true")
     ap.add_argument("--no-freeze-gc", action="store_true", help="run_monitor(freeze_gc=False)")
+    ap.add_argument("--gc-threshold", default=None, help="gc.set_threshold(A,B,C) at start")
     ap.add_argument("--samples-out", default=None)
     ap.add_argument("--profile", default=None)
     ap.add_argument(

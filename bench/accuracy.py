@@ -190,7 +190,7 @@ def one_config(
         proxy.dump(rec_path)  # drop whatever came before
         run_arm([client, *base, "--samples-out", samples_path], timeout=120)
         results[client] = match(json.loads(Path(samples_path).read_text()), proxy.dump(rec_path))
-    interval = 0.1 if n == 1 else 1.0
+    interval = 0.1 if n == 1 else a.interval
     proxy.dump(rec_path)
     info = run_arm(
         [
@@ -259,10 +259,12 @@ def main() -> None:
     )
     ap.add_argument("--duration", type=float, default=20.0, help="pulse measuring window (s)")
     ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--interval", type=float, default=1.0, help="probe interval (1 target: 0.1)")
     ap.add_argument("--count", type=int, default=300, help="raw / websockets pings")
     a = ap.parse_args()
     if a.quick:
         a.targets, a.delays, a.duration, a.warmup, a.count = [1, 3], ["fixed:0.002"], 1.0, 0.3, 20
+        a.interval = 0.2
     t0 = time.time()
     res = run(a)
     headers = [
