@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -289,7 +290,7 @@ def _proxy_delay_check(ctx: Ctx) -> str:
     )
     assert during, "no samples during the fault"
     med = during[len(during) // 2]
-    assert 2 * NET_DELAY <= med <= 2 * NET_DELAY + 0.03, med
+    assert 2 * NET_DELAY <= med <= 2 * NET_DELAY + 0.05, med
     assert not lost_after(ctx)
     return f"threshold.breach/clear rtt; application RTT median {med * 1000:.1f} ms (+200 ms added)"
 
@@ -787,7 +788,17 @@ def _otlp_down_sinks(config: MonitorConfig, extra: dict[str, Any]) -> list[Any]:
         "OTEL_BSP_SCHEDULE_DELAY": "100",
         "OTEL_BLRP_SCHEDULE_DELAY": "100",
     }
-    providers = configure_from_env(env)
+    # the OTLP exporters read their export timeout from the process environment:
+    # 1 s, so that their retries against the dead endpoint end soon after the row
+    saved = os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT")
+    os.environ["OTEL_EXPORTER_OTLP_TIMEOUT"] = "1"
+    try:
+        providers = configure_from_env(env)
+    finally:
+        if saved is None:
+            del os.environ["OTEL_EXPORTER_OTLP_TIMEOUT"]
+        else:
+            os.environ["OTEL_EXPORTER_OTLP_TIMEOUT"] = saved
     extra["providers"] = providers
     sink = TimedSink(
         OTelSink(
@@ -814,7 +825,7 @@ async def _otlp_down(ctx: Ctx) -> None:
 
 def _otlp_down_check(ctx: Ctx) -> str:
     timed: TimedSink = ctx.extra["timed"]
-    assert timed.calls > 20
+    assert timed.calls >= 10, timed.calls
     for kind in (CTRL, APP):
         assert seqs_contiguous(ctx, kind)
         assert not timed_out(ctx, kind, 0), f"{kind.value} timeouts while OTLP was down"
@@ -1193,9 +1204,9 @@ FAULTS: list[Fault] = [
         bound=None,
         recover_bound=None,
         clock="real",
-        tunables=TCP_TUNABLES,
+        tunables={"interval": 0.5, "timeout": 0.5},  # margin for a loaded CI machine
+        observe=4.0,
         warmup=1.0,
-        observe=3.0,
         otel=False,
         sinks=_otlp_down_sinks,
         finish=_otlp_down_finish,
