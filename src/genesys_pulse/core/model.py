@@ -93,6 +93,7 @@ EVENT_NAMES = frozenset(
         "channel.created",
         "channel.expired",
         "connection.lost",
+        "connection.established",
         "connection.restored",
         "socket_closing",
         "local_stall",

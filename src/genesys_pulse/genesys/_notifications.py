@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import trio
 
 from ._errors import ApiError, InvalidResponse
 from ._oauth import AccessToken, OAuthClient
@@ -198,13 +199,20 @@ class NotificationsClient:
 
     async def create_channel(self) -> Channel:
         """``POST /api/v2/notifications/channels``: a new channel."""
+        started = trio.current_time()
         resp = await self._call(
             "POST", "/api/v2/notifications/channels", endpoint="channels.create"
         )
         if resp.status_code not in (200, 201):
             raise self._fail(resp)
         channel = parse_channel(self._json(resp), status=resp.status_code)
-        self._emit("channel.created", {"expires": channel.expires.isoformat()})
+        self._emit(
+            "channel.created",
+            {
+                "expires": channel.expires.isoformat(),
+                "duration_s": round(trio.current_time() - started, 6),
+            },
+        )
         return channel
 
     async def list_channels(self) -> list[Channel]:

@@ -249,7 +249,11 @@ class OAuthClient:
         self._register(tok)
         self._emit(
             "token.issued",
-            {"expires_in_s": tok.lifetime, "refresh_in_s": tok.refresh_at - issued_at},
+            {
+                "expires_in_s": tok.lifetime,
+                "refresh_in_s": tok.refresh_at - issued_at,
+                "duration_s": round(trio.current_time() - issued_at, 6),
+            },
         )
         return tok
 

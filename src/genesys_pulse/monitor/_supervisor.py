@@ -132,6 +132,10 @@ class _Base:
         self.lost_at: float | None = None
         self.connect_limiter: trio.CapacityLimiter | None = None
         """Shared by the monitor's supervisors to bound concurrent connects (``None``: unbounded)."""
+        self._handshake_s = 0.0
+        """Duration of the latest WebSocket upgrade (reported by ``connection.established``)."""
+        self._subscribe_s: float | None = None
+        """Duration of the latest REST subscription, until reported."""
 
     # LinkOwner protocol
     def on_heartbeat(self, link: Link, t: float) -> None:
@@ -156,15 +160,18 @@ class _Base:
         assert self._nursery is not None
         limiter = self.connect_limiter
         if limiter is None:
+            started = trio.current_time()
             ws = await open_websocket(
                 url, connector=self.connector, connect_timeout=CONNECT_TIMEOUT
             )
         else:
             # the connect timeout starts once a slot is free
             async with limiter:
+                started = trio.current_time()
                 ws = await open_websocket(
                     url, connector=self.connector, connect_timeout=CONNECT_TIMEOUT
                 )
+        self._handshake_s = trio.current_time() - started
         self._generation += 1
         link = Link(
             ws,
@@ -192,6 +199,11 @@ class _Base:
         link.declare_dead("closed")
 
     def _install(self, link: Link, *, restored: bool) -> None:
+        phases: dict[str, AttrValue] = {"handshake_s": round(self._handshake_s, 6)}
+        if self._subscribe_s is not None:
+            phases["subscribe_s"] = round(self._subscribe_s, 6)
+            self._subscribe_s = None
+        self.probe.event("connection.established", restored=restored, **phases)
         self.probe.link = link
         self.probe.connected.set()
         self.probe.planned_outage = False
@@ -491,7 +503,9 @@ class GenesysSupervisor(_Base):
         channel = await self._api.create_channel()
         self.channels_created += 1
         if self.settings.topics:
+            started = trio.current_time()
             await self._api.put_subscriptions(channel.id, list(self.settings.topics))
+            self._subscribe_s = trio.current_time() - started
         return channel
 
     def _rotation_deadline(self, channel: Any) -> float:

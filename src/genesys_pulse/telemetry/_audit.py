@@ -59,6 +59,7 @@ AUDIT_KINDS: Final[Mapping[str, AuditKind]] = {
     "rotation": AuditKind("channel.rotated", "INFO"),
     "channel.expired": AuditKind("channel.expired", "WARN"),
     "connection.lost": AuditKind("connection.lost", "WARN"),
+    "connection.established": AuditKind("connection.established", "INFO"),
     "connection.restored": AuditKind("connection.restored", "INFO"),
     "threshold.breach": AuditKind("threshold.breach", "WARN"),
     "threshold.clear": AuditKind("threshold.clear", "INFO"),

@@ -417,7 +417,7 @@ class OTelSink:
         self._window(state, e.at)
 
         # metrics
-        if name == "connection.restored":
+        if name in ("connection.established", "connection.restored"):
             state.connected = True
             self._connection_state.set(1, state.base)
         elif name in ("connection.lost", "reconnect", "channel.expired"):
@@ -556,10 +556,15 @@ class OTelSink:
             return
         if phase is not None:
             self._phase(state, phase, e.at, self._duration(e.attributes, "duration_s"))
-        for ph, key in _PHASE_ATTRS:
+        # Phases reported with explicit durations end one after another at
+        # e.at, in order (login, channel, subscribe, handshake): walk back.
+        end = e.at
+        for ph, key in reversed(_PHASE_ATTRS):
             if key in e.attributes:
-                self._phase(state, ph, e.at, self._duration(e.attributes, key))
-        if name in ("connection.restored", "rotation"):
+                duration = self._duration(e.attributes, key)
+                self._phase(state, ph, end, duration)
+                end -= duration
+        if name in ("connection.established", "connection.restored", "rotation"):
             self._end_connect(state, e.at, ok=True, why=None)
         elif name in ("connection.lost", "token.failed"):
             self._end_connect(state, e.at, ok=False, why=name)
@@ -695,6 +700,7 @@ _LOG_IN_CONNECT: Final = frozenset(
         "token.refresh",
         "token.failed",
         "channel.created",
+        "connection.established",
         "connection.restored",
         "connection.lost",
     }
