@@ -1,6 +1,7 @@
 """Everything the monitor emits, searched for the client secret and every access token.
 
-A ``genesys-pulse run`` subprocess (DEBUG logging on for every logger, OTLP
+A ``genesys-pulse run`` subprocess (``--log-level DEBUG``, plus an unfiltered
+root log handler as a host application would have; OTLP
 http/protobuf export of traces, metrics and logs to an in-test OTLP receiver
 *and* the console exporters on stderr, the audit journal on) monitors two
 targets on an emulator subprocess that keeps breaking things: TCP resets,
@@ -142,10 +143,14 @@ timeout = 0.2
                     "PYTHONUNBUFFERED": "1",
                 }
             )
+            # The CLI's own log handler masks secrets; a host's handler would not.
+            # An extra *unfiltered* root handler (lines prefixed RAW) shows what the
+            # libraries really log, before any redaction.
             code = (
                 "import logging, sys\n"
-                "logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,"
-                " format='%(asctime)s %(levelname)s %(name)s: %(message)s')\n"
+                "h = logging.StreamHandler(sys.stderr)\n"
+                "h.setFormatter(logging.Formatter('RAW %(levelname)s %(name)s: %(message)s'))\n"
+                "logging.getLogger().addHandler(h)\n"
                 "from genesys_pulse.cli import main\n"
                 "sys.exit(main(sys.argv[1:]))\n"
             )
@@ -155,6 +160,8 @@ timeout = 0.2
                     "-c",
                     code,
                     "run",
+                    "--log-level",
+                    "DEBUG",
                     "--config",
                     str(config),
                     "--duration",
@@ -198,7 +205,8 @@ timeout = 0.2
     assert "connection.lost" in journal_text and "token.refresh" in journal_text
     assert len(tokens) >= 3, f"only {len(tokens)} tokens issued"
     assert spans and metrics and logs, (len(spans), len(metrics), len(logs))
-    assert "DEBUG" in stderr  # logging really was on
+    assert "genesys-pulse DEBUG" in stderr  # the CLI's (masking) handler at DEBUG
+    assert "RAW DEBUG" in stderr  # and the unfiltered one
 
     needles: dict[str, str] = {"client secret": SECRET, "refused client secret": BAD_SECRET}
     for who, secret in ((CLIENT_ID, SECRET), (BAD_ID, BAD_SECRET)):
