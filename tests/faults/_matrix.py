@@ -37,7 +37,7 @@ import trio.lowlevel
 
 from genesys_pulse.core.config import MonitorConfig, Secret, with_credentials
 from genesys_pulse.core.model import Event, ProbeKind, Sample
-from genesys_pulse.emulator import Delay, Emulator
+from genesys_pulse.emulator import Delay, Emulator, HttpFault
 from genesys_pulse.emulator._netem import fixed_delay
 from genesys_pulse.monitor import AuthenticationRefused
 from genesys_pulse.monitor._supervisor import CONNECT_TIMEOUT
@@ -517,6 +517,56 @@ def _burst_check(ctx: Ctx) -> str:
         assert 0.0 <= g <= 0.5 * 2**i + 1e-9, gaps
     expect_reported(ctx, "connection.restored")
     return f"4x503 retried with backoff {', '.join(f'{g:.2f}' for g in gaps)} s; restored"
+
+
+# the login service down for 15 min, across the token's expiry (TTL 300 s)
+LOGIN_OUTAGE = 900.0
+
+
+def _login_switch(emu: Emulator, extra: dict[str, Any]) -> None:
+    _count_logins(emu, extra)
+    extra["login_down"] = False
+    take = emu.faults.take_login_fault
+
+    def take_login_fault() -> Any:
+        if extra["login_down"]:
+            extra["logins"].append((trio.current_time(), "fault:503"))
+            return HttpFault(503)
+        return take()
+
+    emu.faults.take_login_fault = take_login_fault  # type: ignore[method-assign]
+
+
+async def _login_outage(ctx: Ctx) -> None:
+    ctx.extra["login_down"] = True
+    await trio.sleep(LOGIN_OUTAGE)
+    ctx.extra["login_down"] = False
+    ctx.t_clear = trio.current_time()
+
+
+def _login_outage_check(ctx: Ctx) -> str:
+    assert ctx.t_clear is not None
+    down = [t for t, who in ctx.extra["logins"] if who == "fault:503"]
+    # the established socket needs no token: probing goes on, no slot lost
+    for kind in (CTRL, APP):
+        assert seqs_contiguous(ctx, kind)
+        assert not timed_out(ctx, kind, 0), f"{kind.value} timed out during the login outage"
+    expect_reported(ctx, "token.failed")
+    # no retry storm against the failing login service
+    assert len(down) <= LOGIN_OUTAGE / 2, len(down)
+    issued = ctx.rec.named("token.issued", ctx.t_clear)
+    assert issued, "no token after the login service came back"
+    failed = ctx.rec.named("token.failed", ctx.t_inject)
+    return (
+        f"token.failed x{len(failed)}, {len(down)} login attempts in {LOGIN_OUTAGE:.0f} s; "
+        "0 probe timeouts; token issued after recovery"
+    )
+
+
+def _token_reissued(ctx: Ctx) -> float | None:
+    assert ctx.t_clear is not None
+    got = ctx.rec.named("token.issued", ctx.t_clear)
+    return got[0][0] if got else None
 
 
 BAD_ID = "refused-client"
@@ -1114,6 +1164,18 @@ FAULTS: list[Fault] = [
         bound=FIRST_BACKOFF + TICK,
         recover_bound=0.5 + 1 + 2 + 4 + I + TICK,
         prepare=_count_logins,
+    ),
+    Fault(
+        "login service down 15 min across token expiry (503)",
+        _login_outage,
+        _login_outage_check,
+        detect=first("token.failed"),
+        bound=0.9 * 300 + 120.0,  # the refresh is due at 80-90 % of the TTL; retry budget 120 s
+        recover_bound=60.0 + TICK,  # the token keeper's longest back-off
+        recovered=_token_reissued,
+        settings={"token_ttl": 300},
+        observe=LOGIN_OUTAGE + 120.0,
+        prepare=_login_switch,
     ),
     Fault(
         "invalid_client (one of two targets)",
