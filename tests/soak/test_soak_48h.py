@@ -7,7 +7,9 @@ with a 1 s timeout: 48 h x 3 targets x 2 probe kinds = 207,360 probes, plus
 ~17,000 heartbeat gaps. Every 20-50 emulated minutes a seeded random fault
 from the fault matrix hits a random target.
 
-Invariants, checked by a sink on every sample and by a checker every hour:
+Invariants, checked by a sink on every sample and by a checker every hour
+(the monitor also feeds an OTelSink on in-memory SDK providers and an
+AuditJournal, as in production):
 
 * every probe slot is recorded (sequence numbers contiguous per target and kind);
 * outside an injected fault's window, every probe is sent at exactly its
@@ -15,7 +17,9 @@ Invariants, checked by a sink on every sample and by a checker every hour:
 * internal structures stay bounded (statistics windows and histograms, pong
   matchers, links per target, loop-lag memory, callback queue, the emulator's
   channels and tokens) and the number of trio tasks does not grow;
-* every injected fault is reported by the event the matrix expects.
+* every injected fault is reported by the event the matrix expects, and the
+  audit journal holds one unbroken sequence with at least as many records of
+  each kind, per target, as faults expecting it.
 
 ``GENESYS_PULSE_SOAK_48H_HOURS`` / ``GENESYS_PULSE_SOAK_48H_TARGETS`` change
 the emulated duration and the number of targets (defaults 48 and 3).
@@ -29,15 +33,22 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import trio
 import trio.testing
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from genesys_pulse.core.config import parse_config, with_credentials
 from genesys_pulse.core.model import Event, ProbeKind, Sample
 from genesys_pulse.emulator import Delay, Emulator, EmulatorSettings, open_emulator
 from genesys_pulse.monitor import Monitor, run_monitor
+from genesys_pulse.telemetry import AuditJournal, OTelSink, read_journal
 from genesys_pulse.transport import open_websocket
 
 HOURS = float(os.environ.get("GENESYS_PULSE_SOAK_48H_HOURS", "48"))
@@ -66,6 +77,8 @@ class Injected:
     """End of the window in which this fault may cost slots (recovery included)."""
     expect: Callable[[list[tuple[float, Event]]], bool]
     note: str = ""
+    audit: str | None = None
+    """The audit record kind (journal) this fault must produce, if any."""
 
 
 @dataclass
@@ -250,6 +263,38 @@ async def _inject(
     raise AssertionError(kind)
 
 
+# expected event -> its audit record kind (see genesys_pulse.telemetry AUDIT_KINDS)
+AUDIT_OF = {
+    "connection.lost": "connection.lost",
+    "rotation": "channel.rotated",
+    "channel.expired": "channel.expired",
+    "timeout": "timeout",
+    "threshold.breach": "threshold.breach",
+    "token.failed": "token.failed",
+    "token.issued": "token.issued",
+    "channel.created": "channel.created",
+}
+EXPECTED_EVENT = {
+    "close1001": "connection.lost",
+    "close1011": "connection.lost",
+    "reset": "connection.lost",
+    "socket_closing": "rotation",
+    "channel_expiry": "channel.expired",
+    "stall": "connection.lost",
+    "app_drop": "timeout",
+    "control_drop": "timeout",
+    "rtt_spike": "threshold.breach",
+    "token_revoked": "token.failed",
+    "login_429": "token.issued",
+    "channel_5xx": "channel.created",
+    "second_socket": "connection.lost",
+}
+
+
+def seqs_first_last(records: list[dict[str, Any]]) -> str:
+    return f"{records[0]['seq']}..{records[-1]['seq']}" if records else "-"
+
+
 def _check_bounded(mon: Monitor, emu: Emulator) -> dict[str, int]:
     worst: dict[str, int] = {}
     for probe in mon.targets.values():
@@ -282,11 +327,23 @@ def _check_bounded(mon: Monitor, emu: Emulator) -> dict[str, int]:
     return worst
 
 
-async def test_48_hours_of_random_faults(autojump_clock: trio.testing.MockClock) -> None:
+async def test_48_hours_of_random_faults(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
     settings = EmulatorSettings(
         seed=SEED, event_rate=0.0, heartbeat_period=HEARTBEAT, token_ttl=6 * 3600
     )
     inv = Invariants(INTERVAL)
+    journal_path = tmp_path / "journal.jsonl"
+    journal = AuditJournal(journal_path, fsync="never", max_bytes=2 * 1024 * 1024, backups=50)
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    otel = OTelSink(
+        tracer_provider=tracer_provider,
+        meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()]),
+        window=60.0,
+    )
     injected: list[Injected] = []
     skipped = 0
     tasks: list[int] = []
@@ -316,7 +373,7 @@ async def test_48_hours_of_random_faults(autojump_clock: trio.testing.MockClock)
             mon: Monitor = await nursery.start(
                 lambda task_status: run_monitor(
                     config,
-                    sinks=[inv],
+                    sinks=[inv, journal, otel],
                     connector=emu.connector,
                     rng=random.Random(SEED),
                     task_status=task_status,
@@ -359,10 +416,14 @@ async def test_48_hours_of_random_faults(autojump_clock: trio.testing.MockClock)
             tasks.append(_task_count())
             nursery.cancel_scope.cancel()
     real = time.perf_counter() - real0
+    otel.close()
+    journal.close()
+    records = read_journal(journal_path, backups=50)
     missed = [i for i in injected if not i.expect(inv.events)]
     by_kind: dict[str, int] = {}
     for i in injected:
         by_kind[i.kind] = by_kind.get(i.kind, 0) + 1
+    span_events = sum(len(sp.events) for sp in spans.get_finished_spans())
     lost = len([e for _t, e in inv.events if e.name == "connection.lost"])
     rotations = len([e for _t, e in inv.events if e.name == "rotation"])
     print(
@@ -370,11 +431,29 @@ async def test_48_hours_of_random_faults(autojump_clock: trio.testing.MockClock)
         f"{inv.probes} probes, {inv.heartbeats} heartbeat gaps; {len(injected)} faults injected "
         f"({skipped} skipped), {len(injected) - len(missed)} reported; "
         f"{inv.fault_timeouts} timed-out samples inside fault windows; {lost} connections lost, "
-        f"{rotations} rotations; tasks per hour {min(tasks)}..{max(tasks)}; worst sizes {worst}",
+        f"{rotations} rotations; {len(records)} audit records (seq {seqs_first_last(records)}), "
+        f"{len(spans.get_finished_spans())} spans with {span_events} span events; tasks per hour {min(tasks)}..{max(tasks)}; worst sizes {worst}",
         file=sys.stderr,
     )
     print(f"faults by kind: {by_kind}", file=sys.stderr)
     assert inv.violation_count == 0, (inv.violation_count, inv.violations)
+    # the audit trail: one unbroken sequence over 48 h, and for every target at
+    # least as many records of each kind as faults expecting that kind
+    seqs = [r["seq"] for r in records]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "gap in the journal sequence"
+    need: dict[tuple[str, str], int] = {}
+    for i in injected:
+        name = EXPECTED_EVENT.get(i.kind)
+        if name is not None:
+            key = (AUDIT_OF[name], i.target)
+            need[key] = need.get(key, 0) + 1
+    have: dict[tuple[str, str], int] = {}
+    for r in records:
+        key = (r["kind"], r["target"])
+        have[key] = have.get(key, 0) + 1
+    short = {k: (n, have.get(k, 0)) for k, n in need.items() if have.get(k, 0) < n}
+    assert not short, short
+    assert otel.errors == 0
     assert not missed, [(i.kind, i.target, i.at) for i in missed]
     assert len(injected) >= HOURS * 60 / 50 - 3
     expected_probes = TARGETS * 2 * HOURS * 3600 / INTERVAL
