@@ -37,3 +37,15 @@ async def test_fault_mock_clock(fault: Fault, autojump_clock: trio.testing.MockC
 @pytest.mark.parametrize("fault", REAL, ids=[f.name for f in REAL])
 async def test_fault_real_clock(fault: Fault) -> None:
     await _run(fault)
+
+
+def test_summary_table_lists_every_fault() -> None:
+    """``matrix-summary.md`` (what the README shows) is regenerated when the matrix changes:
+    ``.venv/bin/python bench/fault_matrix.py --markdown tests/faults/matrix-summary.md``."""
+    from pathlib import Path
+
+    summary = (Path(__file__).with_name("matrix-summary.md")).read_text()
+    rows = [line for line in summary.splitlines() if line.startswith("| ") and "[" in line]
+    names = [row.split(" | ")[0][2:].rsplit(" [", 1)[0] for row in rows]
+    assert names == [f.name for f in FAULTS]
+    assert all(row.rstrip().endswith("| pass |") for row in rows), "a row did not pass"
