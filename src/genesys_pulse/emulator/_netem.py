@@ -65,7 +65,11 @@ def normal_delay(mean: float, stdev: float, floor: float = 0.0) -> DelayFn:
 
 @dataclass(slots=True)
 class ForwardRecord:
-    """One forwarded chunk: when it arrived, when it left, how big it was."""
+    """One forwarded chunk: when it arrived, when it left, how big it was.
+
+    ``received`` is when the read system call returned, ``sent`` when the write
+    system call that forwarded the chunk started.
+    """
 
     received: float
     sent: float
@@ -258,7 +262,13 @@ async def _read_timed(src: trio.SocketStream) -> tuple[bytes, float]:
 
 
 async def _write_timed(dst: trio.SocketStream, chunk: bytes) -> float:
-    """Write ``chunk``; return the time the system call that finished it returned."""
+    """Write ``chunk``; return the time the bytes were handed to the kernel.
+
+    That is the time *before* the write system call: on loopback the call itself
+    delivers the bytes to the reader (who may read them before it returns), so
+    the time after it would be late by the call's duration (50-150 us here).
+    """
+    before = trio.current_time()
     try:
         n = os.write(dst.socket.fileno(), chunk)  # non-blocking
     except BlockingIOError:
@@ -266,9 +276,8 @@ async def _write_timed(dst: trio.SocketStream, chunk: bytes) -> float:
     except OSError as exc:
         raise trio.BrokenResourceError(str(exc)) from exc
     if n == len(chunk):
-        sent_at = trio.current_time()
         await trio.lowlevel.cancel_shielded_checkpoint()
-        return sent_at
+        return before
     await dst.send_all(chunk[n:])
     return trio.current_time()
 
