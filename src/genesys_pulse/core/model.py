@@ -90,6 +90,7 @@ EVENT_NAMES = frozenset(
         "token.issued",
         "token.refresh",
         "token.failed",
+        "http.retry",
         "channel.created",
         "channel.expired",
         "connection.lost",

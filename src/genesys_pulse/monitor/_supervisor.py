@@ -406,8 +406,8 @@ class GenesysSupervisor(_Base):
 
     def _hook(self, name: str, attrs: dict[str, Any]) -> None:
         """Audit hook of the Genesys clients: forward their events to the target."""
+        self.http_retries += name == "http.retry"
         if name not in EVENT_NAMES:
-            self.http_retries += name == "http.retry"
             return
         if name == "token.refresh" and attrs.get("reason") == "initial":
             return  # the first fetch is reported as token.issued only

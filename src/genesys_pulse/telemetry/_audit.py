@@ -60,6 +60,7 @@ AUDIT_KINDS: Final[Mapping[str, AuditKind]] = {
     "channel.expired": AuditKind("channel.expired", "WARN"),
     "connection.lost": AuditKind("connection.lost", "WARN"),
     "connection.established": AuditKind("connection.established", "INFO"),
+    "http.retry": AuditKind("http.retry", "WARN"),
     "connection.restored": AuditKind("connection.restored", "INFO"),
     "threshold.breach": AuditKind("threshold.breach", "WARN"),
     "threshold.clear": AuditKind("threshold.clear", "INFO"),

@@ -55,6 +55,7 @@ _SPAN_EVENT_NAMES: Final[Mapping[str, str]] = {
     "connection.restored": "connection.restored",
     "channel.expired": "channel.expired",
     "token.failed": "token.failed",
+    "http.retry": "http.retry",
     "local_stall": "local_stall",
     "callback.failed": "callback.failed",
 }
