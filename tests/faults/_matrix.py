@@ -461,10 +461,12 @@ def _login_429_check(ctx: Ctx) -> str:
     assert all(RA <= g <= RA + min(1.0, RA * 0.1) + 1e-9 for g in gaps), gaps
     retries = sum(s.http_retries for s in ctx.monitor.supervisors.values())
     assert retries >= 2
+    n = expect_reported(ctx, "http.retry", status=429, endpoint="oauth.token")
+    assert n == 2, n
     expect_reported(ctx, "connection.restored")
     return (
         f"2x429 retried after {', '.join(f'{g:.2f}' for g in gaps)} s (Retry-After {RA:g}); "
-        f"http_retries={retries} (no event)"
+        "http.retry x2 (status 429); span+audit"
     )
 
 
@@ -496,10 +498,11 @@ def _channel_429_check(ctx: Ctx) -> str:
     assert all(RA <= g <= RA + min(1.0, RA * 0.1) + 1e-9 for g in gaps), gaps
     expect_reported(ctx, "channel.expired")
     expect_reported(ctx, "connection.restored")
-    retries = sum(s.http_retries for s in ctx.monitor.supervisors.values())
+    n = expect_reported(ctx, "http.retry", status=429)
+    assert n == 2, n
     return (
         f"2x429 on channel creation retried after {', '.join(f'{g:.2f}' for g in gaps)} s; "
-        f"http_retries={retries} (no event)"
+        "http.retry x2 (status 429); span+audit"
     )
 
 
@@ -516,7 +519,9 @@ def _burst_check(ctx: Ctx) -> str:
     for i, g in enumerate(gaps):
         assert 0.0 <= g <= 0.5 * 2**i + 1e-9, gaps
     expect_reported(ctx, "connection.restored")
-    return f"4x503 retried with backoff {', '.join(f'{g:.2f}' for g in gaps)} s; restored"
+    n = expect_reported(ctx, "http.retry", status=503)
+    assert n == 4, n
+    return f"http.retry x4 (503; span+audit), backoff {', '.join(f'{g:.2f}' for g in gaps)} s; restored"
 
 
 # the login service down for 15 min, across the token's expiry (TTL 300 s)
@@ -700,7 +705,8 @@ DNS_OBSERVE = 600.0
 
 
 def _dns_detect(ctx: Ctx) -> float | None:
-    times = [t for t, e in ctx.rec.events if e.name in ("threshold.breach", "token.failed")]
+    names = ("http.retry", "threshold.breach", "token.failed")
+    times = [t for t, e in ctx.rec.events if e.name in names]
     return min(times) if times else None
 
 
@@ -709,6 +715,7 @@ def _dns_check(ctx: Ctx) -> str:
     assert failed, "no token.failed"
     reasons = {e.attributes.get("reason") for _t, e in failed}
     expect_reported(ctx, "token.failed")
+    retries = expect_reported(ctx, "http.retry", code="network.error")
     # no retry storm: on average at most one resolution attempt per 2 s, and
     # never more than 2 attempts in the same instant
     connector = ctx.extra["connector"]
@@ -720,7 +727,8 @@ def _dns_check(ctx: Ctx) -> str:
     # disconnected slots are recorded as timed-out samples, never missing
     assert seqs_contiguous(ctx, CTRL)
     return (
-        f"token.failed ({'/'.join(sorted(map(str, reasons)))}) x{len(failed)}; "
+        f"http.retry network.error x{retries}, token.failed "
+        f"({'/'.join(sorted(map(str, reasons)))}) x{len(failed)}; "
         f"{n} lookups in {DNS_OBSERVE:.0f} s (≤ {same} at once, min gap {min(gaps):.2f} s); "
         "timed-out slots recorded"
     )
@@ -1142,7 +1150,7 @@ FAULTS: list[Fault] = [
         "429 + Retry-After on login",
         _login_429,
         _login_429_check,
-        detect=_first_login_fault,
+        detect=first("http.retry", status=429),
         bound=FIRST_BACKOFF + TICK,
         recover_bound=2 * (RA + 0.3) + I + TICK,
         prepare=_count_logins,
@@ -1151,7 +1159,7 @@ FAULTS: list[Fault] = [
         "429 + Retry-After on channel creation",
         _channel_429,
         _channel_429_check,
-        detect=_first_api_fault(429),
+        detect=first("http.retry", status=429),
         bound=FIRST_BACKOFF + TICK,
         recover_bound=2 * (RA + 0.3) + I + TICK,
         prepare=_count_logins,
@@ -1160,7 +1168,7 @@ FAULTS: list[Fault] = [
         "5xx burst (4x503 on channel creation)",
         _burst_5xx,
         _burst_check,
-        detect=_first_api_fault(503),
+        detect=first("http.retry", status=503),
         bound=FIRST_BACKOFF + TICK,
         recover_bound=0.5 + 1 + 2 + 4 + I + TICK,
         prepare=_count_logins,
@@ -1225,7 +1233,7 @@ FAULTS: list[Fault] = [
         _nothing,
         _dns_check,
         detect=_dns_detect,
-        bound=15.0 + 3 * I,  # startup grace (one connect timeout), then 3 of 5 slots
+        bound=TICK,  # the first failed lookup is reported as http.retry (network.error)
         recover_bound=None,
         warmup=0.0,
         observe=DNS_OBSERVE,
