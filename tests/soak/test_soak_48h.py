@@ -232,11 +232,11 @@ async def _inject(
         emu.state.tokens.clear()
         f.fail_login(429, count=2, retry_after=3.0)
         emu.state.remove_channel(emu.state.channels[ch], "expired")
-        return Injected(kind, tid, now, now + reconnect, seen("token.issued", 30))
+        return Injected(kind, tid, now, now + reconnect, seen("http.retry", 30, status=429))
     if kind == "channel_5xx":
         f.fail_api(503, count=3, path_prefix="/api/v2/notifications/channels")
         emu.state.remove_channel(emu.state.channels[ch], "expired")
-        return Injected(kind, tid, now, now + reconnect, seen("channel.created", 30))
+        return Injected(kind, tid, now, now + reconnect, seen("http.retry", 30, status=503))
     if kind == "bad_messages":
         before = link.other_messages
         f.send_malformed("not-json", channel=ch)
@@ -273,6 +273,7 @@ AUDIT_OF = {
     "token.failed": "token.failed",
     "token.issued": "token.issued",
     "channel.created": "channel.created",
+    "http.retry": "http.retry",
 }
 EXPECTED_EVENT = {
     "close1001": "connection.lost",
@@ -285,8 +286,8 @@ EXPECTED_EVENT = {
     "control_drop": "timeout",
     "rtt_spike": "threshold.breach",
     "token_revoked": "token.failed",
-    "login_429": "token.issued",
-    "channel_5xx": "channel.created",
+    "login_429": "http.retry",
+    "channel_5xx": "http.retry",
     "second_socket": "connection.lost",
 }
 
