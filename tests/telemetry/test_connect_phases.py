@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import trio
 
 from genesys_pulse.core.config import parse_config, with_credentials
@@ -53,7 +55,7 @@ async def test_connect_span_has_login_channel_subscribe_handshake_phases(
     names = [s.name.rsplit(".", 1)[-1] for s in phases]
     assert names == ["login", "channel", "subscribe", "handshake"]
     # Phases follow one another and lie within the attempt.
-    for a, b in zip(phases, phases[1:], strict=False):
+    for a, b in itertools.pairwise(phases):
         assert a.end_time <= b.start_time + 1_000  # 1 µs of float rounding
     assert first.start_time <= phases[0].start_time
     assert phases[-1].end_time <= first.end_time
