@@ -54,6 +54,10 @@ PONG = '{"topicName":"channel.metadata","eventBody":{"message":"pong"}}'
         ),
         ('{"result":404,"message":"channel expired"}', ChannelFailure("404", "channel expired")),
         ('{"result":"404"}', ChannelFailure("404", None)),
+        ('{"result":"503","message":"unavailable"}', ChannelFailure("503", "unavailable")),
+        ('{"result":"200"}', Unknown('{"result":"200"}')),
+        ('{"result":true}', Unknown('{"result":true}')),
+        ('{"result":"4x4"}', Unknown('{"result":"4x4"}')),
         (
             '{"topicName":"v2.users.u1.presence","eventBody":{"source":"PURECLOUD"}}',
             Notification("v2.users.u1.presence", {"source": "PURECLOUD"}),

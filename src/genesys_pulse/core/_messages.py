@@ -219,7 +219,10 @@ def _parse(data: str | bytes, max_size: int) -> ServerMessage:
                 return SubscribeAck(
                     result, _str_or_none(obj.get("status")), _str_or_none(obj.get("correlationId"))
                 )
-            return ChannelFailure(result, _str_or_none(obj.get("message")))
+            if result.isascii() and result.isdigit() and 400 <= int(result) <= 599:
+                # Only an error result means the channel is gone; a bare
+                # {"result":"200"} (or a non-numeric one) is not a failure.
+                return ChannelFailure(result, _str_or_none(obj.get("message")))
     return Unknown(text[:_EXCERPT])
 
 
