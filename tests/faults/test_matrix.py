@@ -49,3 +49,14 @@ def test_summary_table_lists_every_fault() -> None:
     names = [row.split(" | ")[0][2:].rsplit(" [", 1)[0] for row in rows]
     assert names == [f.name for f in FAULTS]
     assert all(row.rstrip().endswith("| pass |") for row in rows), "a row did not pass"
+
+
+def test_readme_shows_the_matrix_summary() -> None:
+    """The README's reliability table is the generated summary: same faults, all passing."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| ") and " [" in line]
+    names = [row.split(" | ")[0][2:].rsplit(" [", 1)[0] for row in rows]
+    assert names == [f.name for f in FAULTS]
+    assert all(row.rstrip().endswith("| pass |") for row in rows)
