@@ -94,6 +94,32 @@ async def test_5xx_forever_gives_up_within_budget(autojump_clock: trio.testing.M
         assert r.event_names()[-1] == "token.failed"
 
 
+async def test_callers_queued_behind_a_failing_fetch_share_its_failure(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Two callers while the login service is down make one retry sequence, not two."""
+    policy = RetryPolicy(base_delay=1.0, max_delay=4.0, total_timeout=20.0, max_attempts=100)
+    async with rig(policy=policy) as r:
+        r.emulator.faults.fail_login(500, 1000)
+        errors: list[ApiError] = []
+
+        async def get() -> None:
+            with pytest.raises(ApiError) as info:
+                await r.oauth.token()
+            errors.append(info.value)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(get)
+            nursery.start_soon(get)
+        assert len(errors) == 2
+        assert errors[0] is errors[1]
+        one_sequence = len(r.times(TOKEN))
+        # A later caller (not queued behind that fetch) tries again, once more.
+        with pytest.raises(ApiError):
+            await r.oauth.token()
+        assert len(r.times(TOKEN)) == 2 * one_sequence
+
+
 async def test_retry_after_beyond_budget_fails_without_retrying_early(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

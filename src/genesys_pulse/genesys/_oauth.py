@@ -145,6 +145,9 @@ class OAuthClient:
         self._token: AccessToken | None = None
         self._hold_until = -math.inf
         """After a failed refresh, keep using the valid token without retrying until then."""
+        self._failures = 0
+        """Fetches that failed so far (callers queued behind a failure share it)."""
+        self._last_error: ApiError | None = None
         self._lock = trio.Lock()
         self.fetches = 0
         """Token requests that returned a token (for tests and metrics)."""
@@ -183,11 +186,23 @@ class OAuthClient:
             # Fresh; or still valid while another task refreshes it, or while
             # we wait to retry a failed refresh.
             return tok
+        # Queued behind a running fetch? Then its failure is ours too.
+        failures_seen = self._failures if self._lock.locked() else None
         async with self._lock:
             tok = self._token
             now = trio.current_time()
             if tok is not None and now < tok.refresh_at:
                 return tok  # another caller refreshed it while we waited
+            failed = self._last_error
+            if (
+                failed is not None
+                and failures_seen is not None
+                and self._failures > failures_seen
+                and not _usable(tok)
+            ):
+                # The fetch we queued behind just failed after its own retries:
+                # share its outcome instead of starting a second retry sequence.
+                raise failed
             if tok is None:
                 reason = "invalidated" if self.fetches else "initial"
             else:
@@ -204,12 +219,15 @@ class OAuthClient:
                     {"reason": exc.code, "status": exc.status, "kept_old": _usable(tok)},
                 )
                 now = trio.current_time()
+                self._failures += 1
+                self._last_error = exc
                 if tok is not None and tok.valid(now):
                     # Retry later: after a tenth of the remaining life, 1-30 s.
                     self._hold_until = now + min(30.0, max(1.0, (tok.expires_at - now) / 10))
                     return tok
                 raise
             self._token = new
+            self._last_error = None
             self._hold_until = -math.inf
             return new
 
