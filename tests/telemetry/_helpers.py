@@ -94,6 +94,7 @@ def scripted_run() -> Iterator[Sample | Event]:
     yield event("token.issued", 0.2, duration_s=0.15, expires_in_s=86399)
     yield event("channel.created", 0.4, duration_s=0.1)
     yield event("subscribed", 0.5)  # not an event name we know: ignored
+    yield event("connection.established", 0.95, restored=False, subscribe_s=0.02, handshake_s=0.03)
     prev = None
     for k in range(1, 30):
         rtt = 0.040 + 0.001 * (k % 5)
@@ -126,6 +127,7 @@ def scripted_run() -> Iterator[Sample | Event]:
     yield event("channel.expired", 52.0, status=404)
     yield event("token.issued", 52.2, duration_s=0.1)
     yield event("channel.created", 52.4)
+    yield event("connection.established", 52.9, restored=True, handshake_s=0.4)
     yield event("connection.restored", 53.0, outage_s=3.0)
     yield event(
         "window",

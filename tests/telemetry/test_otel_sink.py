@@ -165,16 +165,18 @@ def test_connect_span_with_phases() -> None:
         "channel",
         "handshake",
         "login",
+        "subscribe",
     ]
     assert first.start_time == int(T0 * 1e9)  # the first attempt starts with the monitor
-    # the first connection has no connection.restored: the first answered probe ends it
-    assert first.end_time == int((T0 + 1 - 0.041) * 1e9)
+    # connection.established (the first connection, not a restore) ends it
+    assert first.end_time == int((T0 + 0.95) * 1e9)
     children = [
         s for s in spans if s.parent is not None and s.parent.span_id == first.context.span_id
     ]
     assert {c.name for c in children} == {
         "genesys_pulse.connect.login",
         "genesys_pulse.connect.channel",
+        "genesys_pulse.connect.subscribe",
         "genesys_pulse.connect.handshake",
     }
     login = next(c for c in children if c.name.endswith("login"))
@@ -308,12 +310,13 @@ def test_connection_records_carry_their_connect_span_context() -> None:
     for kind in ("token.issued", "channel.created"):
         assert logs[f"genesys_pulse.{kind}"].span_id == first.context.span_id, kind
     last = [s for s in p.spans.get_finished_spans() if s.name == "genesys_pulse.connect"][-1]
-    restored = [
+    established = [
         r.log_record
         for r in p.logs.get_finished_logs()
-        if r.log_record.event_name == "genesys_pulse.connection.restored"
+        if r.log_record.event_name == "genesys_pulse.connection.established"
     ]
-    assert restored[-1].span_id == last.context.span_id
+    # the record that ends the attempt is in the attempt's span
+    assert established[-1].span_id == last.context.span_id
     assert list(last.attributes["genesys_pulse.connect.phases"]) == [
         "channel",
         "handshake",

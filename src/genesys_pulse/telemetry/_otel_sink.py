@@ -376,13 +376,6 @@ class OTelSink:
             return
         if s.rtt_s is not None:
             self._rtt.record(s.rtt_s, attrs)
-            if not state.connected:
-                # The monitor reports connection.restored only after a loss:
-                # the first answered probe shows the first connection is up.
-                state.connected = True
-                self._connection_state.set(1, state.base)
-                if state.connect_span is not None:
-                    self._end_connect(state, s.at - s.rtt_s, ok=True, why=None)
         d = s.jitter_s
         if d is not None:
             self._jitter.record(d, attrs)
