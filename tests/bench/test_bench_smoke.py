@@ -125,3 +125,28 @@ def test_otel_overhead(outputs: dict[str, tuple[int, str, str]]) -> None:
     header, rows = parse_table(checked(outputs, "otel_overhead"))
     assert [r[0] for r in rows] == ["otel-noop", "otel-otlp"]
     numbers(rows, header, ["µs/cycle", "overhead µs/cycle", "CPU %", "RSS MiB"])
+
+
+def test_memory() -> None:
+    """``bench/memory.py --quick`` (its own process: it needs no server, so it is not in
+    the concurrent fixture, and ``-k memory`` runs it alone)."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "memory.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        timeout=LIMIT,
+        check=False,
+    )
+    stdout = checked({"memory": (proc.returncode, proc.stdout, proc.stderr)}, "memory")
+    header, rows = parse_table(stdout)
+    assert header[:3] == ["structure", "before B", "after B"]
+    labels = [r[0] for r in rows]
+    assert "total per target (tracemalloc)" in labels
+    for kind in ("control", "application", "heartbeat"):
+        assert any(label.startswith(f"{kind}: threshold machines") for label in labels)
+    values = numbers(rows, header, ["before B", "after B", "before gc objs", "after gc objs"])
+    total = rows[labels.index("total per target (tracemalloc)")]
+    assert float(total[1]) > 0 and float(total[2]) > 0
+    assert all(v >= 0 for v in values)
+    assert "KindStats.record" in stdout
