@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from opentelemetry.metrics import NoOpHistogram, NoOpMeter, NoOpMeterProvider
 from opentelemetry.sdk.metrics._internal.point import Gauge, Histogram, Sum
+from opentelemetry.sdk.metrics.export import AggregationTemporality
 from opentelemetry.trace import StatusCode
 
 from genesys_pulse.core.model import Event, ProbeKind, Sample
@@ -255,16 +257,110 @@ def test_window_span_ends_on_time_without_window_event() -> None:
     assert len(p.spans.get_finished_spans()) == 2
 
 
+class _BoomHistogram(NoOpHistogram):
+    def record(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+
+class _BoomMeter(NoOpMeter):
+    def create_histogram(self, name: str, *args: object, **kwargs: object) -> NoOpHistogram:
+        return _BoomHistogram(name)
+
+
+class _BoomMeterProvider(NoOpMeterProvider):
+    def get_meter(self, name: str, *args: object, **kwargs: object) -> NoOpMeter:
+        return _BoomMeter(name)
+
+
 def test_never_raises_and_counts() -> None:
-    class Boom:
+    sink = OTelSink(meter_provider=_BoomMeterProvider())
+    sink.on_sample(sample(1))  # the loop-lag histogram raises
+    sink.on_event(Event(target="x", name="timeout", at=T0, attributes={"probe": "control"}))
+    assert sink.errors == 1
+
+
+def test_failing_metric_callback_is_counted_not_raised() -> None:
+    class BadSeries:
         def __getattr__(self, name: str) -> object:
             raise RuntimeError("boom")
 
-    sink = OTelSink()
-    sink._rtt = Boom()  # type: ignore[assignment]
-    sink.on_sample(sample(1))
-    sink.on_event(Event(target="x", name="timeout", at=T0, attributes={"probe": "control"}))
-    assert sink.errors == 1
+    p = pipeline()
+    sink = OTelSink(meter_provider=p.meter_provider)
+    sink.on_sample(sample(1, jitter=0.002))
+    sink._observed._all.append(BadSeries())  # type: ignore[arg-type]
+    points = p.metric_points()  # the collection itself does not fail
+    assert sink.errors == 3  # pings, timeouts and smoothed-jitter callbacks
+    (rtt,) = points["genesys.websocket.ping.rtt"][1]
+    assert rtt.count == 1
+
+
+def test_counters_and_smoothed_jitter_are_per_series_cumulative() -> None:
+    """Observed at collection time: one point per series that has a value, cumulative
+    across collections, and only series that exist (no timeouts, no jitter: no point)."""
+    p = pipeline()
+    sink = OTelSink(meter_provider=p.meter_provider)
+    other = "gc-other-target"
+    for k in range(1, 4):
+        sink.on_sample(sample(k, ProbeKind.CONTROL, 0.05, jitter=0.004 if k > 1 else None))
+        sink.on_sample(sample(k, ProbeKind.APPLICATION, None if k == 2 else 0.06))
+        sink.on_sample(sample(k, ProbeKind.CONTROL, 0.05, target=other))
+    sink.on_sample(sample(4, ProbeKind.HEARTBEAT, None, gap=30.0))
+
+    def values(name: str) -> dict[tuple[str, str], float]:
+        points = p.metric_points()
+        if name not in points:
+            return {}
+        return {
+            (dict(dp.attributes)["monitor.target"], dict(dp.attributes)["genesys.ping.type"]): (
+                dp.value
+            )
+            for dp in points[name][1]
+        }
+
+    assert values("genesys.websocket.pings") == {
+        (TARGET, "control"): 3,
+        (TARGET, "application"): 3,
+        (other, "control"): 3,
+    }
+    assert values("genesys.websocket.ping.timeouts") == {(TARGET, "application"): 1}
+    j = 0.004 / 16
+    j += (0.004 - j) / 16
+    assert values("genesys.websocket.ping.jitter.smoothed") == {
+        (TARGET, "control"): pytest.approx(j)
+    }
+    sink.on_sample(sample(5, ProbeKind.CONTROL, None))
+    assert values("genesys.websocket.pings")[(TARGET, "control")] == 4  # cumulative
+    assert values("genesys.websocket.ping.timeouts") == {
+        (TARGET, "application"): 1,
+        (TARGET, "control"): 1,
+    }
+    (pings, _) = p.metric_points()["genesys.websocket.pings"]
+    assert pings.data.is_monotonic
+    assert pings.data.aggregation_temporality == AggregationTemporality.CUMULATIVE
+
+
+def test_sinks_sharing_a_provider_add_to_the_same_series() -> None:
+    """A second sink on the same provider (a restarted monitor, instrument() again)
+    goes on counting where the first left off, as a synchronous counter would."""
+    p = pipeline()
+    first = OTelSink(meter_provider=p.meter_provider)
+    first.on_sample(sample(1))
+    first.on_sample(sample(2, rtt=None))
+    first.close()
+    second = OTelSink(meter_provider=p.meter_provider)
+    second.on_sample(sample(3))
+    second.on_sample(sample(3, ProbeKind.APPLICATION, jitter=0.001))
+    points = p.metric_points()
+    pings = {
+        dict(dp.attributes)["genesys.ping.type"]: dp.value
+        for dp in points["genesys.websocket.pings"][1]
+    }
+    assert pings == {"control": 3, "application": 1}
+    (timeouts,) = points["genesys.websocket.ping.timeouts"][1]
+    assert timeouts.value == 1
+    (smoothed,) = points["genesys.websocket.ping.jitter.smoothed"][1]
+    assert smoothed.value == pytest.approx(0.001 / 16)
+    assert first.errors == second.errors == 0
 
 
 def test_unbounded_values_stay_out_of_metric_attributes() -> None:

@@ -9,6 +9,15 @@ It is called on the monitor's probing path, so ``on_sample`` allocates
 nothing per call beyond what the SDK does (attribute dicts are bound once
 per target and probe type), and neither method ever raises: a failure is
 counted in :attr:`OTelSink.errors` and logged once.
+
+Per sample, ``on_sample`` makes only the synchronous calls the contract
+cannot do without: one histogram record per histogram point (loop lag per
+sent probe; RTT and IPDV jitter per answered, unstalled probe). The pings and
+timeouts counters and the smoothed-jitter gauge are observable instruments:
+the sink keeps their per-series values in plain Python numbers and the
+callbacks report them when a reader collects (one observation per existing
+series). An exporter sees the same data: monotonic cumulative sums and a
+gauge, with the same names, units, descriptions and attributes.
 """
 
 from __future__ import annotations
@@ -17,13 +26,16 @@ import json
 import logging
 import math
 import re
+import threading
+import weakref
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from opentelemetry import _logs, metrics, trace
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.context import Context
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from genesys_pulse._version import __version__
@@ -36,6 +48,7 @@ __all__ = ["OTelSink"]
 _log = logging.getLogger("genesys_pulse.telemetry")
 
 _NS: Final = 1_000_000_000
+_HEARTBEAT: Final = ProbeKind.HEARTBEAT
 _RTT_PROBES: Final = (ProbeKind.CONTROL, ProbeKind.APPLICATION)
 #: Span events kept per span; the SDK's own limit is 128.
 DEFAULT_MAX_SPAN_EVENTS: Final = 100
@@ -101,6 +114,124 @@ def _probe_of(attributes: Mapping[str, AttrValue]) -> str | None:
     return None
 
 
+class _Series:
+    """What the observable instruments report for one attribute set (a target and
+    probe type): cumulative pings and timeouts, and the last smoothed jitter."""
+
+    __slots__ = ("attrs", "jitter", "jittered", "pings", "timeouts")
+
+    def __init__(self, attrs: Mapping[str, AttrValue]) -> None:
+        self.attrs = attrs
+        self.pings = 0
+        self.timeouts = 0
+        self.jitter = 0.0
+        self.jittered = False
+        """True once a smoothed-jitter value was computed (the gauge series exists)."""
+
+
+class _Probe:
+    """One probe kind of one target in one sink: its attributes, the shared
+    series it adds to, and the sink's own RFC 3550 jitter estimate."""
+
+    __slots__ = ("attrs", "j", "series")
+
+    def __init__(self, attrs: Mapping[str, AttrValue], series: _Series) -> None:
+        self.attrs = attrs
+        self.series = series
+        self.j = 0.0
+
+
+class _Observed:
+    """The observable instruments of one meter provider and the series they report.
+
+    Shared by every sink on the same provider. The SDK registers an instrument
+    once per meter: creating it again (a second sink, a restarted monitor)
+    returns the first instrument and drops the new callbacks. So the callbacks
+    read series that every sink on that provider adds to, as every sink adds to
+    the same synchronous counter. The callbacks run in the exporter's thread:
+    they read a list the sinks only append to, make one observation per
+    existing series and never raise (a failure is counted in :attr:`errors`).
+    """
+
+    def __init__(self, meter: metrics.Meter) -> None:
+        self.errors = 0
+        self._lock = threading.Lock()
+        self._by_attrs: dict[tuple[tuple[str, AttrValue], ...], _Series] = {}
+        self._all: list[_Series] = []
+        meter.create_observable_counter(
+            N.M_PINGS,
+            callbacks=[self._observe_pings],
+            unit="{ping}",
+            description="Pings sent (answered or not).",
+        )
+        meter.create_observable_counter(
+            N.M_TIMEOUTS,
+            callbacks=[self._observe_timeouts],
+            unit="{timeout}",
+            description="Pings not answered within the timeout.",
+        )
+        meter.create_observable_gauge(
+            N.M_JITTER_SMOOTHED,
+            callbacks=[self._observe_jitter],
+            unit="s",
+            description="RFC 3550 interarrival jitter estimate J += (|D| - J)/16 over consecutive pings.",
+        )
+
+    def series(self, attrs: Mapping[str, AttrValue]) -> _Series:
+        """The series of *attrs*, created (and reported from then on) if new."""
+        key = tuple(attrs.items())
+        with self._lock:
+            series = self._by_attrs.get(key)
+            if series is None:
+                series = self._by_attrs[key] = _Series(attrs)
+                self._all.append(series)
+        return series
+
+    def _failed(self) -> None:
+        self.errors += 1
+        if self.errors == 1:
+            _log.warning("genesys-pulse OTel sink failed in a metric callback (counted)")
+        else:
+            _log.debug("genesys-pulse OTel sink failed in a metric callback", exc_info=True)
+
+    def _observe_pings(self, options: CallbackOptions) -> Iterable[Observation]:
+        try:
+            return [Observation(s.pings, s.attrs) for s in self._all if s.pings]
+        except Exception:
+            self._failed()
+            return ()
+
+    def _observe_timeouts(self, options: CallbackOptions) -> Iterable[Observation]:
+        try:
+            return [Observation(s.timeouts, s.attrs) for s in self._all if s.timeouts]
+        except Exception:
+            self._failed()
+            return ()
+
+    def _observe_jitter(self, options: CallbackOptions) -> Iterable[Observation]:
+        try:
+            return [Observation(s.jitter, s.attrs) for s in self._all if s.jittered]
+        except Exception:
+            self._failed()
+            return ()
+
+
+_OBSERVED: weakref.WeakKeyDictionary[object, _Observed] = weakref.WeakKeyDictionary()
+_OBSERVED_LOCK: Final = threading.Lock()
+
+
+def _observed_for(provider: object, meter: metrics.Meter) -> _Observed:
+    """The :class:`_Observed` of *provider* (created with *meter* if it has none)."""
+    with _OBSERVED_LOCK:
+        try:
+            observed = _OBSERVED.get(provider)
+        except TypeError:  # not weak-referenceable
+            return _Observed(meter)
+        if observed is None:
+            observed = _OBSERVED[provider] = _Observed(meter)
+        return observed
+
+
 class _Target:
     """Everything the sink keeps per target: bound attributes and open spans."""
 
@@ -113,11 +244,10 @@ class _Target:
         "connect_start",
         "connected",
         "ended_connect_ctx",
-        "jitter",
-        "kinds_seen",
         "metric_attrs",
         "phase_mark",
         "probe_attrs",
+        "probes",
         "reason_attrs",
         "timeouts",
         "w_dropped",
@@ -139,9 +269,9 @@ class _Target:
         }
         # (metric, probe type) -> attributes of the threshold.state series
         self.metric_attrs: dict[tuple[str, str], Mapping[str, AttrValue]] = {}
-        self.kinds_seen: set[ProbeKind] = set()
+        # probe kinds seen so far (their threshold.state series exist)
+        self.probes: dict[ProbeKind, _Probe] = {}
         self.reason_attrs: dict[str, Mapping[str, AttrValue]] = {}
-        self.jitter: dict[ProbeKind, float] = {}
         self.timeouts: Mapping[str, float] = {}
         self.connected = False
         # probe window span
@@ -202,8 +332,7 @@ class OTelSink:
         probe_timeouts: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         self.window = float(window)
-        self.errors = 0
-        """Exceptions swallowed so far (the sink never raises into the monitor)."""
+        self._errors = 0
         self._target_attrs = dict(target_attrs or {})
         self._config_json = (
             json.dumps(redacted_config, sort_keys=True, default=str)
@@ -224,7 +353,8 @@ class OTelSink:
         O(targets) per event (0.9 s per local_stall at 10,000 targets, which made the
         next stall)."""
 
-        meter = metrics.get_meter(N.INSTRUMENTATION_SCOPE, __version__, meter_provider)
+        provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+        meter = metrics.get_meter(N.INSTRUMENTATION_SCOPE, __version__, provider)
         self._tracer = trace.get_tracer(N.INSTRUMENTATION_SCOPE, __version__, tracer_provider)
         self._logger = _logs.get_logger(N.INSTRUMENTATION_SCOPE, __version__, logger_provider)
 
@@ -241,17 +371,8 @@ class OTelSink:
             description="IPDV: |RTT_k - RTT_(k-1)| between consecutive answered pings (RFC 3393).",
             explicit_bucket_boundaries_advisory=b,
         )
-        self._jitter_smoothed = meter.create_gauge(
-            N.M_JITTER_SMOOTHED,
-            unit="s",
-            description="RFC 3550 interarrival jitter estimate J += (|D| - J)/16 over consecutive pings.",
-        )
-        self._pings = meter.create_counter(
-            N.M_PINGS, unit="{ping}", description="Pings sent (answered or not)."
-        )
-        self._timeouts = meter.create_counter(
-            N.M_TIMEOUTS, unit="{timeout}", description="Pings not answered within the timeout."
-        )
+        # genesys.websocket.pings, .ping.timeouts and .ping.jitter.smoothed
+        self._observed = _observed_for(provider, meter)
         self._stability = meter.create_gauge(
             N.M_STABILITY,
             unit="1",
@@ -284,13 +405,62 @@ class OTelSink:
             description="How late the monitor's event loop sent each probe relative to its absolute schedule.",
             explicit_bucket_boundaries_advisory=b,
         )
+        # bound once: on_sample makes no attribute lookups on the instruments
+        self._record_rtt = self._rtt.record
+        self._record_jitter = self._jitter.record
+        self._record_lag = self._loop_lag.record
+        self._record_gap = self._heartbeat_gap.record
+
+    @property
+    def errors(self) -> int:
+        """Exceptions swallowed so far (the sink never raises into the monitor),
+        including those of the metric callbacks of its meter provider."""
+        return self._errors + self._observed.errors
 
     # ----------------------------------------------------------------- sink API
 
     def on_sample(self, sample: Sample) -> None:
         """Record one probe outcome or heartbeat gap. Cheap; never raises."""
         try:
-            self._on_sample(sample)
+            state = self._targets.get(sample.target) or self._state(sample.target)
+            at = sample.at
+            if state.w_span is None or at - state.w_start > 1.5 * self.window:
+                self._window(state, at)
+            if state.connect_span is not None and at - state.connect_start > self.window:
+                self._end_connect(
+                    state, state.connect_start + self.window, ok=False, why="unfinished"
+                )
+            kind = sample.probe
+            probe = state.probes.get(kind) or self._first_of_kind(state, kind)
+            if kind is _HEARTBEAT:
+                if sample.gap_s is not None and not sample.local_stall:
+                    self._record_gap(sample.gap_s, probe.attrs)
+                return
+            series = probe.series
+            series.pings += 1
+            sent = sample.sent_mono
+            if sent is not None:
+                lag = sent - sample.scheduled_mono
+                self._record_lag(lag if lag > 0.0 else 0.0, state.base)
+            if sample.local_stall:
+                # Our own event loop stalled while this probe was in flight: its
+                # RTT or timeout says nothing about the network (the monitor keeps
+                # it out of its statistics and thresholds too).
+                return
+            if sample.timed_out:
+                series.timeouts += 1
+                return
+            rtt = sample.rtt_s
+            if rtt is not None:
+                self._record_rtt(rtt, probe.attrs)
+            d = sample.jitter_s
+            if d is not None:
+                self._record_jitter(d, probe.attrs)
+                # RFC 3550 A.8, as core._jitter.JitterTracker: J starts at 0.
+                j = probe.j
+                probe.j = j = j + ((d if d >= 0.0 else -d) - j) * 0.0625
+                series.jitter = j
+                series.jittered = True
         except Exception:
             self._failed("on_sample")
 
@@ -313,8 +483,8 @@ class OTelSink:
     # ---------------------------------------------------------------- internals
 
     def _failed(self, where: str) -> None:
-        self.errors += 1
-        if self.errors == 1:
+        self._errors += 1
+        if self._errors == 1:
             _log.warning("genesys-pulse OTel sink failed in %s (counted, not raised)", where)
         else:
             _log.debug("genesys-pulse OTel sink failed in %s", where, exc_info=True)
@@ -329,11 +499,14 @@ class OTelSink:
             self._connection_state.set(0, state.base)
         return state
 
-    def _first_of_kind(self, state: _Target, probe: ProbeKind) -> None:
-        """Start the threshold.state series of a probe kind at 0 (ok)."""
-        state.kinds_seen.add(probe)
-        for metric in N.THRESHOLD_METRICS_BY_KIND[probe.value]:
-            self._threshold_state.set(0, self._metric_attrs(state, metric, probe.value))
+    def _first_of_kind(self, state: _Target, kind: ProbeKind) -> _Probe:
+        """The first sample of a probe kind: its series, and threshold.state at 0 (ok)."""
+        attrs = state.probe_attrs[kind]
+        series = _Series(attrs) if kind is _HEARTBEAT else self._observed.series(attrs)
+        probe = state.probes[kind] = _Probe(attrs, series)
+        for metric in N.THRESHOLD_METRICS_BY_KIND[kind.value]:
+            self._threshold_state.set(0, self._metric_attrs(state, metric, kind.value))
+        return probe
 
     def _metric_attrs(
         self, state: _Target, metric: str, probe: str | None
@@ -348,42 +521,6 @@ class OTelSink:
                 attrs[N.A_PING_TYPE] = probe
             state.metric_attrs[key] = attrs
         return attrs
-
-    def _on_sample(self, s: Sample) -> None:
-        state = self._targets.get(s.target) or self._state(s.target)
-        self._window(state, s.at)
-        if state.connect_span is not None and s.at - state.connect_start > self.window:
-            self._end_connect(state, state.connect_start + self.window, ok=False, why="unfinished")
-        probe = s.probe
-        attrs = state.probe_attrs[probe]
-        if probe not in state.kinds_seen:
-            self._first_of_kind(state, probe)
-        if probe is ProbeKind.HEARTBEAT:
-            if s.gap_s is not None and not s.local_stall:
-                self._heartbeat_gap.record(s.gap_s, attrs)
-            return
-        self._pings.add(1, attrs)
-        if s.sent_mono is not None:
-            lag = s.sent_mono - s.scheduled_mono
-            self._loop_lag.record(lag if lag > 0.0 else 0.0, state.base)
-        if s.local_stall:
-            # Our own event loop stalled while this probe was in flight: its
-            # RTT or timeout says nothing about the network (the monitor keeps
-            # it out of its statistics and thresholds too).
-            return
-        if s.timed_out:
-            self._timeouts.add(1, attrs)
-            return
-        if s.rtt_s is not None:
-            self._rtt.record(s.rtt_s, attrs)
-        d = s.jitter_s
-        if d is not None:
-            self._jitter.record(d, attrs)
-            # RFC 3550 A.8, as core._jitter.JitterTracker: J starts at 0.
-            j = state.jitter.get(probe, 0.0)
-            j += (abs(d) - j) * 0.0625
-            state.jitter[probe] = j
-            self._jitter_smoothed.set(j, attrs)
 
     def _on_event(self, e: Event) -> None:
         name = e.name
