@@ -150,3 +150,25 @@ def test_memory() -> None:
     assert float(total[1]) > 0 and float(total[2]) > 0
     assert all(v >= 0 for v in values)
     assert "KindStats.record" in stdout
+
+
+def test_sink_cost() -> None:
+    """``bench/sink_cost.py --quick`` (its own process: no sockets, so it is not in the
+    concurrent fixture, and ``-k sink`` runs it alone)."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "sink_cost.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        timeout=LIMIT,
+        check=False,
+    )
+    stdout = checked({"sink_cost": (proc.returncode, proc.stdout, proc.stderr)}, "sink_cost")
+    header, rows = parse_table(stdout)
+    assert header[:2] == ["sink", "providers"]
+    arms = {(r[0], r[1]) for r in rows}
+    assert {("current", "noop"), ("current", "sdk"), ("floor", "sdk")} <= arms
+    values = numbers(rows, header, ["µs/sample", "µs/slot", "collect ms", "µs/slot + collect"])
+    assert all(v >= 0 for v in values)
+    assert all(float(r[header.index("µs/sample")]) > 0 for r in rows)
+    assert all(r[header.index("errors")] == "0" for r in rows)
