@@ -179,7 +179,7 @@ def _deep(obj: Any, seen: set[int]) -> tuple[int, int]:
         if isinstance(o, (*_ATOMIC, array)):
             continue
         mod = type(o).__module__ or ""
-        if isinstance(o, (list, tuple, dict, set, frozenset, deque)) or mod.startswith(
+        if isinstance(o, (list, tuple, dict, set, frozenset, deque, _KindState)) or mod.startswith(
             "genesys_pulse"
         ):
             stack.extend(gc.get_referents(o))
@@ -204,7 +204,12 @@ def _parts(state: _KindState) -> list[tuple[str, Any]]:
         out.append((f"{kind}: stability window", probe.stability))
         out.append((f"{kind}: timeout counter", probe.timeouts))
         out.append((f"{kind}: ProbeStats (rest)", probe))
-    out.append((f"{kind}: gap histogram", stats._gaps))
+    if isinstance(getattr(type(stats), "_gaps", None), property):  # created lazily
+        gaps = getattr(stats, "_gaps_h", None)
+    else:
+        gaps = stats._gaps
+    if gaps is not None:
+        out.append((f"{kind}: gap histogram", gaps))
     out.append((f"{kind}: KindStats (rest)", stats))
     out.append((f"{kind}: threshold machines ({len(state.machines)})", state.machines))
     return out

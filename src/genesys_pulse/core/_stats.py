@@ -31,6 +31,9 @@ from .model import AttrValue
 
 __all__ = ["ProbeStats", "StabilityWindow", "TimeoutCounter"]
 
+_NO_BITS = bytearray()
+"""The ring of every stability window before its first slot (never written: replaced)."""
+
 
 class TimeoutCounter:
     """Counts slots, timeouts and runs of consecutive timeouts."""
@@ -63,15 +66,19 @@ class TimeoutCounter:
 
 
 class StabilityWindow:
-    """Share of good slots among the last ``capacity`` counted slots (see module docstring)."""
+    """Share of good slots among the last ``capacity`` counted slots (see module docstring).
 
-    __slots__ = ("_full", "_good", "_pos", "_ring", "capacity", "excluded")
+    The ring holds one bit a slot (38 bytes for 300 slots), allocated by the
+    first counted slot.
+    """
+
+    __slots__ = ("_bits", "_full", "_good", "_pos", "capacity", "excluded")
 
     def __init__(self, capacity: int = 300) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.capacity = capacity
-        self._ring = bytearray(capacity)
+        self._bits = _NO_BITS
         self._pos = 0
         self._full = False
         self._good = 0
@@ -84,12 +91,23 @@ class StabilityWindow:
             self.excluded += 1
             return
         pos = self._pos
-        ring = self._ring
-        if self._full:
-            self._good -= ring[pos]
-        g = 1 if good else 0
-        ring[pos] = g
-        self._good += g
+        bits = self._bits
+        i = pos >> 3
+        bit = 1 << (pos & 7)
+        try:
+            byte = bits[i]
+        except IndexError:  # the first counted slot: allocate the ring
+            self._bits = bits = bytearray((self.capacity + 7) >> 3)
+            byte = 0
+        # a set bit is a good slot of the previous lap (a new ring is all clear),
+        # so only a changed slot writes
+        if good:
+            if not byte & bit:
+                bits[i] = byte | bit
+                self._good += 1
+        elif byte & bit:
+            bits[i] = byte ^ bit
+            self._good -= 1
         pos += 1
         if pos == self.capacity:
             pos = 0
@@ -112,7 +130,7 @@ class StabilityWindow:
 
     def clear(self) -> None:
         """Empty the window (the excluded count is kept)."""
-        self._ring = bytearray(self.capacity)
+        self._bits = _NO_BITS
         self._pos = 0
         self._full = False
         self._good = 0
@@ -228,7 +246,7 @@ class ProbeStats:
         (attribute values cannot be ``None``).
         """
         w = self.window
-        values = w.sorted_answered()
+        values = w.sorted_answered_once()  # not kept until the next sample
         out: dict[str, AttrValue] = {
             "count": len(w),
             "timeouts": w.timeouts,

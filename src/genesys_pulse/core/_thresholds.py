@@ -34,9 +34,12 @@ clear rule (m consecutive)
     values were all warnings steps down to ``WARNING``; five clean values
     step straight down to ``OK``.
 
-Every update is O(1): the machine keeps a ring of the last ``raise_n``
-severities, the count of values at or beyond each level within it, and the
-length of the current run of values below each level.
+Every update is O(1): the machine keeps, for the last ``raise_n`` values,
+one bit each saying whether it was at or beyond ``WARNING`` and one whether
+it was ``CRITICAL`` (two small ints), and the length of the current run of
+values below each level. The
+limits and hysteresis parameters are shared by every machine built with the
+same ones (a machine holds only its state: about 100 bytes).
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from functools import lru_cache
+from typing import NamedTuple, Protocol
 
 from .model import Level
 
@@ -150,22 +154,7 @@ class ThresholdMachine:
       ValueError: on inconsistent limits or hysteresis parameters.
     """
 
-    __slots__ = (
-        "_counts",
-        "_critical",
-        "_current",
-        "_direction",
-        "_higher",
-        "_level",
-        "_pos",
-        "_ring",
-        "_runs",
-        "_warning",
-        "clear_m",
-        "metric",
-        "raise_k",
-        "raise_n",
-    )
+    __slots__ = ("_current", "_h1", "_h2", "_r1", "_r2", "_spec")
 
     def __init__(
         self,
@@ -188,23 +177,19 @@ class ThresholdMachine:
             raise ValueError(f"{metric}: need 1 <= raise_k ({raise_k}) <= raise_n ({raise_n})")
         if clear_m < 1:
             raise ValueError(f"{metric}: clear_m must be >= 1, got {clear_m}")
-        self.metric = metric
-        self._warning = float(warning)
-        self._critical = float(critical)
-        self._direction = direction
-        self.raise_k = raise_k
-        self.raise_n = raise_n
-        self.clear_m = clear_m
-        self._level = Level.OK
+        self._spec = _spec(
+            metric, float(warning), float(critical), direction, raise_k, raise_n, clear_m
+        )
         self._current = 0
-        self._higher = direction is Direction.HIGHER_IS_WORSE
-        # ring of the last raise_n severities; -1 marks an empty slot
-        self._ring: list[int] = [-1] * raise_n
-        self._pos = 0
-        # _counts[L] = values in the ring with severity >= L (index 0 unused)
-        self._counts = [0, 0, 0]
-        # _runs[L] = length of the current run of values with severity < L
-        self._runs = [0, 0, 0]
+        # the last raise_n values, one bit each in two ints (newest in the low
+        # bit): at or beyond WARNING (_h1), at CRITICAL (_h2); an empty slot
+        # reads as OK, which counts towards no level
+        self._h1 = 0
+        self._h2 = 0
+        # _r1 / _r2: length of the current run of values below WARNING / CRITICAL
+        # (read only at a level they can clear, and reset by the breach that raised it)
+        self._r1 = 0
+        self._r2 = 0
 
     @classmethod
     def from_levels(
@@ -229,87 +214,156 @@ class ThresholdMachine:
         )
 
     @property
+    def metric(self) -> str:
+        """The name carried in each :class:`Transition`."""
+        return self._spec.metric
+
+    @property
+    def raise_k(self) -> int:
+        """Values at or beyond a level, among the last ``raise_n``, that raise to it."""
+        return self._spec.raise_k
+
+    @property
+    def raise_n(self) -> int:
+        """Length of the raise window."""
+        return self._spec.raise_n
+
+    @property
+    def clear_m(self) -> int:
+        """Consecutive values below the current level that step it down."""
+        return self._spec.clear_m
+
+    @property
     def level(self) -> Level:
         """The current level."""
-        return self._level
+        return _LEVELS[self._current]
 
     @property
     def warning(self) -> float:
         """The warning limit."""
-        return self._warning
+        return self._spec.warning
 
     @property
     def critical(self) -> float:
         """The critical limit."""
-        return self._critical
+        return self._spec.critical
 
     @property
     def direction(self) -> Direction:
         """Which way the metric gets worse."""
-        return self._direction
+        return self._spec.direction
 
     def severity(self, value: float | None) -> Level:
         """The severity of ``value`` under this machine's limits."""
-        return severity(value, self._warning, self._critical, self._direction)
+        sp = self._spec
+        return severity(value, sp.warning, sp.critical, sp.direction)
 
     def observe(self, value: float | None) -> Transition | None:
         """Feed one value (``None`` = timeout); return the transition it caused, if any."""
+        higher, warning, critical, half, k, m, _, _, _ = self._spec
         # severity, inlined (this runs for every sample of every metric)
         if value is None or value != value:
             sev = 2
-        elif self._higher:
-            sev = 2 if value >= self._critical else (1 if value >= self._warning else 0)
+        elif higher:
+            sev = 2 if value >= critical else (1 if value >= warning else 0)
         else:
-            sev = 2 if value <= self._critical else (1 if value <= self._warning else 0)
-        ring = self._ring
-        counts = self._counts
-        pos = self._pos
-        old = ring[pos]
-        if old >= 1:
-            counts[1] -= 1
-            if old == 2:
-                counts[2] -= 1
-        ring[pos] = sev
-        self._pos = pos + 1 if pos + 1 < len(ring) else 0
-        if sev >= 1:
-            counts[1] += 1
-            if sev == 2:
-                counts[2] += 1
-        runs = self._runs
-        runs[1] = runs[1] + 1 if sev < 1 else 0
-        runs[2] = runs[2] + 1 if sev < 2 else 0
-
-        k = self.raise_k
-        raised = 2 if counts[2] >= k else (1 if counts[1] >= k else 0)
+            sev = 2 if value <= critical else (1 if value <= warning else 0)
         current = self._current
+        # _h1 / _h2: one bit per value of the raise window (newest lowest): at
+        # or beyond WARNING / CRITICAL; shifting drops the oldest
+        h1 = self._h1
+        if sev == 0:
+            if not current:
+                # At OK an OK value can raise nothing (the window's counts only
+                # fall) and the runs are not read before a breach resets them.
+                if h1:
+                    self._h1 = (h1 & half) << 1
+                    self._h2 = (self._h2 & half) << 1
+                return None
+            self._h1 = h1 = (h1 & half) << 1
+            self._h2 = h2 = (self._h2 & half) << 1
+            self._r1 = r1 = self._r1 + 1
+            self._r2 = r2 = self._r2 + 1
+        elif sev == 1:
+            self._h1 = h1 = (h1 & half) << 1 | 1
+            self._h2 = h2 = (self._h2 & half) << 1
+            self._r1 = r1 = 0
+            self._r2 = r2 = self._r2 + 1
+        else:
+            self._h1 = h1 = (h1 & half) << 1 | 1
+            self._h2 = h2 = (self._h2 & half) << 1 | 1
+            self._r1 = r1 = 0
+            self._r2 = r2 = 0
+
+        raised = 2 if h2.bit_count() >= k else (1 if h1.bit_count() >= k else 0)
         if raised > current:
-            return self._move(Level(raised), value)
-        if current > 0 and runs[current] >= self.clear_m:
-            m = self.clear_m
-            worst_recent = 0 if runs[1] >= m else (1 if runs[2] >= m else 2)
+            return self._move(raised, value)
+        if current and (r1 if current == 1 else r2) >= m:
+            worst_recent = 0 if r1 >= m else (1 if r2 >= m else 2)
             target = max(worst_recent, raised)
             if target < current:
-                return self._move(Level(target), value)
+                return self._move(target, value)
         return None
 
-    def _move(self, to: Level, value: float | None) -> Transition:
-        transition = Transition(self.metric, self._level, to, value)
-        self._level = to
-        self._current = int(to)
+    def _move(self, to: int, value: float | None) -> Transition:
+        transition = Transition(self._spec.metric, _LEVELS[self._current], _LEVELS[to], value)
+        self._current = to
         return transition
 
     def reset(self) -> None:
         """Forget all values and return to ``OK`` without emitting a transition."""
-        self._level = Level.OK
         self._current = 0
-        self._ring = [-1] * self.raise_n
-        self._pos = 0
-        self._counts = [0, 0, 0]
-        self._runs = [0, 0, 0]
+        self._h1 = 0
+        self._h2 = 0
+        self._r1 = 0
+        self._r2 = 0
 
     def __repr__(self) -> str:
+        sp = self._spec
         return (
-            f"ThresholdMachine({self.metric!r}, warning={self._warning}, "
-            f"critical={self._critical}, direction={self._direction.name}, "
-            f"k={self.raise_k}, n={self.raise_n}, m={self.clear_m}, level={self._level.name})"
+            f"ThresholdMachine({sp.metric!r}, warning={sp.warning}, "
+            f"critical={sp.critical}, direction={sp.direction.name}, "
+            f"k={sp.raise_k}, n={sp.raise_n}, m={sp.clear_m}, level={self.level.name})"
         )
+
+
+_LEVELS = (Level.OK, Level.WARNING, Level.CRITICAL)
+
+
+class _Spec(NamedTuple):
+    """What machines with the same limits and hysteresis share (see :func:`_spec`)."""
+
+    higher: bool
+    warning: float
+    critical: float
+    half: int
+    """``raise_n - 1`` one bits: what of a window history survives a shift."""
+    raise_k: int
+    clear_m: int
+    metric: str
+    direction: Direction
+    raise_n: int
+
+
+@lru_cache(maxsize=1024)
+def _spec(
+    metric: str,
+    warning: float,
+    critical: float,
+    direction: Direction,
+    raise_k: int,
+    raise_n: int,
+    clear_m: int,
+) -> _Spec:
+    """One shared :class:`_Spec` per distinct configuration (validated by the caller)."""
+    return _Spec(
+        direction is Direction.HIGHER_IS_WORSE,
+        warning,
+        critical,
+        (1 << (raise_n - 1)) - 1,
+        raise_k,
+        clear_m,
+        metric,
+        direction,
+        raise_n,
+    )

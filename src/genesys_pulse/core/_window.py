@@ -10,9 +10,10 @@ nearest-rank quantile
 PDV (RFC 5481 packet delay variation, two-point form of ITU-T Y.1540)
     ``p99 - min`` of the answered RTTs in the window.
 
-Updates are O(1). Quantiles sort the window on demand (the window holds a
-few hundred samples) and cache the sorted list until the next update, so
-reading p50, p95, p99 and the PDV together sorts once.
+Updates are O(1). The ring (8 bytes a slot) is allocated by the first
+update. Quantiles sort the window on demand (the window holds a few hundred
+samples) and cache the sorted list until the next update, so reading p50,
+p95, p99 and the PDV together sorts once.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def nearest_rank(sorted_values: Sequence[float], q: float) -> float | None:
 
 
 _NAN = math.nan
+_NO_RING: array[float] = array("d")
+"""The ring of every window before its first sample (never written: replaced)."""
 
 
 class RttWindow:
@@ -53,25 +56,30 @@ class RttWindow:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.capacity = capacity
         # RTTs as C doubles, NaN for a timeout: 8 bytes a slot instead of a
-        # pointer plus a float object (2.4 KiB instead of 9.4 KiB for 300 slots)
-        self._ring = array("d", bytes(8 * capacity))
+        # pointer plus a float object (2.4 KiB instead of 9.4 KiB for 300 slots),
+        # allocated by the first add (a window that never records costs nothing)
+        self._ring = _NO_RING
         self._pos = 0
         self._full = False
         self._timeouts = 0
-        self._answered_sorted: list[float] | None = []
+        self._answered_sorted: list[float] | None = None
 
     def add(self, rtt: float | None) -> None:
         """Record one outcome (``None`` = timed out), evicting the oldest when full."""
         pos = self._pos
+        ring = self._ring
         if self._full:
-            old = self._ring[pos]
+            old = ring[pos]
             if old != old:  # NaN: a timeout leaves the window
                 self._timeouts -= 1
         if rtt is None:
-            self._ring[pos] = _NAN
+            rtt = _NAN
             self._timeouts += 1
-        else:
-            self._ring[pos] = rtt
+        try:
+            ring[pos] = rtt
+        except IndexError:  # the first sample: allocate the ring
+            self._ring = ring = array("d", bytes(8 * self.capacity))
+            ring[pos] = rtt
         pos += 1
         if pos == self.capacity:
             pos = 0
@@ -81,11 +89,11 @@ class RttWindow:
 
     def clear(self) -> None:
         """Empty the window."""
-        self._ring = array("d", bytes(8 * self.capacity))
+        self._ring = _NO_RING
         self._pos = 0
         self._full = False
         self._timeouts = 0
-        self._answered_sorted = []
+        self._answered_sorted = None
 
     def __len__(self) -> int:
         return self.capacity if self._full else self._pos
@@ -120,10 +128,21 @@ class RttWindow:
         """The answered RTTs, ascending (cached until the next :meth:`add`)."""
         cached = self._answered_sorted
         if cached is None:
-            ring = self._ring if self._full else self._ring[: self._pos]
-            cached = sorted([v for v in ring if v == v])  # NaN (timeout) != NaN
-            self._answered_sorted = cached
+            cached = self._answered_sorted = self.sorted_answered_once()
         return cached
+
+    def sorted_answered_once(self) -> list[float]:
+        """The answered RTTs, ascending, without caching them.
+
+        For a reader that takes every figure at once (the ``window`` event):
+        the sorted list (a float object per slot, ~9 KiB for 300 slots) is not
+        kept until the next :meth:`add`.
+        """
+        cached = self._answered_sorted
+        if cached is not None:
+            return cached
+        ring = self._ring if self._full else self._ring[: self._pos]
+        return sorted([v for v in ring if v == v])  # NaN (timeout) != NaN
 
     def quantile(self, q: float, *, include_timeouts: bool = False) -> float | None:
         """Nearest-rank ``q``-quantile of the window (``None`` when nothing to rank)."""

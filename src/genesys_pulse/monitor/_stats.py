@@ -2,7 +2,9 @@
 for control and application probes, a small gap tracker for heartbeats.
 
 Bounded memory throughout (fixed rings and bounded histograms): nothing grows
-with the run's length. The figures and their names are the core's (see
+with the run's length. A heartbeat tracker allocates no probe statistics
+(RTT window, stability, jitter) unless they are asked for, and a probe kind
+no gap histogram unless a gap is recorded. The figures and their names are the core's (see
 :meth:`ProbeStats.summary <genesys_pulse.core._stats.ProbeStats.summary>`);
 heartbeats report ``count``, ``timeouts`` (silences beyond the critical
 level), ``gap_mean_s``, ``gap_p50_s``, ``gap_max_s`` and
@@ -32,18 +34,48 @@ class KindStats:
       period: the expected heartbeat period: makes this a heartbeat tracker.
     """
 
+    __slots__ = (
+        "_critical_rtt",
+        "_gap_dev_sum",
+        "_gaps_h",
+        "_hb_count",
+        "_hb_stalls",
+        "_hb_timeouts",
+        "_period",
+        "_probe",
+        "_stability_window",
+    )
+
     def __init__(
         self, stability_window: int, critical_rtt: float, period: float | None = None
     ) -> None:
-        self.probe = ProbeStats(stability_window, critical_rtt)
+        self._stability_window = stability_window
+        self._critical_rtt = critical_rtt
+        self._probe = None if period is not None else ProbeStats(stability_window, critical_rtt)
         self._period = period
-        self._gaps = LogHistogram()
+        self._gaps_h: LogHistogram | None = None
         self._gap_dev_sum = 0.0
         self._hb_count = 0
         self._hb_timeouts = 0
         self._hb_stalls = 0
 
     # -- views used by the target, the dashboard and the tests ---------------
+
+    @property
+    def probe(self) -> ProbeStats:
+        """The probe statistics (created on first use for a heartbeat tracker)."""
+        probe = self._probe
+        if probe is None:
+            probe = self._probe = ProbeStats(self._stability_window, self._critical_rtt)
+        return probe
+
+    @property
+    def _gaps(self) -> LogHistogram:
+        """The heartbeat gap histogram (created on first use)."""
+        gaps = self._gaps_h
+        if gaps is None:
+            gaps = self._gaps_h = LogHistogram()
+        return gaps
 
     @property
     def window(self) -> RttWindow:
@@ -68,25 +100,29 @@ class KindStats:
     @property
     def capacity(self) -> int:
         """Bound of the sliding windows (for memory assertions)."""
-        return self.probe.window.capacity
+        return self._stability_window
 
     @property
     def stability_slots(self) -> int:
         """Slots currently in the stability window."""
-        return len(self.probe.stability)
+        probe = self._probe
+        return 0 if probe is None else len(probe.stability)
 
     def stability(self) -> float | None:
         """Share of the sliding window's slots answered within the critical RTT."""
-        return self.probe.stability.rate
+        probe = self._probe
+        return None if probe is None else probe.stability.rate
 
     def sizes(self) -> dict[str, int]:
         """Current sizes of the internal bounded structures."""
+        probe = self._probe
+        gaps = self._gaps_h
         return {
-            "window": len(self.probe.window),
-            "stable": len(self.probe.stability),
-            "all_time_buckets": len(self.probe.all_time._buckets),
-            "gap_buckets": len(self._gaps._buckets),
-            "ipdv_buckets": len(self.probe.jitter.histogram._buckets),
+            "window": 0 if probe is None else len(probe.window),
+            "stable": 0 if probe is None else len(probe.stability),
+            "all_time_buckets": 0 if probe is None else len(probe.all_time._buckets),
+            "gap_buckets": 0 if gaps is None else len(gaps._buckets),
+            "ipdv_buckets": 0 if probe is None else len(probe.jitter.histogram._buckets),
         }
 
     # -- recording -------------------------------------------------------------
@@ -99,15 +135,16 @@ class KindStats:
         breaks the IPDV pairs on both sides (its IPDV is ``None``, and so is the
         next sample's).
         """
+        probe = self._probe or self.probe
         if local_stall:
             # A stalled sample's RTT includes local delay: it pairs with neither
             # neighbour, so no IPDV (and no RFC 3550 update) is derived from it.
-            jitter = self.probe.jitter
+            jitter = probe.jitter
             jitter.break_pair()
-            self.probe.record(rtt, planned=True, local_stall=True)
+            probe.record(rtt, planned=True, local_stall=True)
             jitter.break_pair()
             return None
-        return self.probe.record(rtt, planned=planned, local_stall=False)
+        return probe.record(rtt, planned=planned, local_stall=False)
 
     def record_gap(self, gap: float, *, timed_out: bool, local_stall: bool) -> None:
         """Record one heartbeat gap (or a silence that exceeded the critical level)."""
@@ -126,8 +163,9 @@ class KindStats:
         """Flat summary of the sliding window (``window`` event attributes)."""
         if self._period is not None:
             out: dict[str, AttrValue] = {"count": self._hb_count, "timeouts": self._hb_timeouts}
-            if self._gaps.count:
-                out["gap_max_s"] = self._gaps.max
+            gaps = self._gaps_h
+            if gaps is not None and gaps.count:
+                out["gap_max_s"] = gaps.max
             return out
         return self.probe.window_attributes()
 
