@@ -441,6 +441,25 @@ def test_monitor_wide_events_create_no_target_series() -> None:
     assert names == ["genesys_pulse.local_stall", "genesys_pulse.monitor.stopped"]
 
 
+def test_first_window_starts_with_the_monitor() -> None:
+    """A monitor-wide event between monitor.started and a target's first event
+    (a callback failing on monitor.started) lands in that target's first window."""
+    p = pipeline()
+    sink = OTelSink(
+        meter_provider=p.meter_provider,
+        tracer_provider=p.tracer_provider,
+        logger_provider=p.logger_provider,
+        window=60.0,
+    )
+    sink.on_event(event("monitor.started", 0, target="*"))
+    sink.on_event(event("callback.failed", 0.5, target="*", source="on_event", failures=1))
+    sink.on_event(event("token.issued", 2))
+    sink.on_event(event("monitor.stopped", 3, target="*"))
+    (window,) = [s for s in p.spans.get_finished_spans() if s.name == "genesys_pulse.probe_window"]
+    assert window.start_time == int(T0 * 1e9)
+    assert [e.name for e in window.events] == ["callback.failed"]
+
+
 def test_local_stall_samples_do_not_count_as_network_figures() -> None:
     p = pipeline()
     sink = OTelSink(meter_provider=p.meter_provider)

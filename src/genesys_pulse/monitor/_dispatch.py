@@ -114,6 +114,7 @@ class Dispatcher:
         self._wakeup = trio.Event()
         self._last_report: dict[str, float] = {}
         self._unreported: dict[str, int] = {}
+        self._last_error: dict[str, str] = {}
         self.stats = CallbackStats()
         self._has_callbacks = on_sample is not None or on_event is not None
 
@@ -168,15 +169,20 @@ class Dispatcher:
         by = self.stats.failures_by_source
         by[source] = by.get(source, 0) + 1
         self._unreported[source] = self._unreported.get(source, 0) + 1
+        self._last_error[source] = type(exc).__name__
         now = trio.current_time()
         last = self._last_report.get(source)
         if last is not None and now - last < FAILURE_REPORT_INTERVAL:
             return
         self._last_report[source] = now
+        self._failure_event(source, type(exc).__name__, skip=skip)
+
+    def _failure_event(self, source: str, error: str, *, skip: Sink | None) -> None:
+        by = self.stats.failures_by_source
         count = self._unreported.pop(source)
         attrs: dict[str, AttrValue] = {
             "source": source,
-            "error": type(exc).__name__,
+            "error": error,
             "failures": count,
             "total_failures": by[source],
         }
@@ -208,12 +214,22 @@ class Dispatcher:
 
     async def drain(self, limit: float = 1.0) -> None:
         """Deliver what is queued, within ``limit`` seconds (for shutdown)."""
+        self._report_pending()
         with trio.move_on_after(limit):
             limiter = trio.CapacityLimiter(1)
             while self._queue:
                 batch = list(self._queue)
                 self._queue.clear()
                 await self._deliver(batch, limiter)
+        self._report_pending()
+
+    def _report_pending(self) -> None:
+        """Report failures still held back by the rate limit (at shutdown), so
+        that the ``callback.failed`` events add up to every failure counted."""
+        for source in list(self._unreported):
+            self._last_report.pop(source, None)
+            skip = next((k for k in self._sinks if source == f"sink:{type(k).__name__}"), None)
+            self._failure_event(source, self._last_error[source], skip=skip)
 
     async def _deliver(self, batch: list[_Item], limiter: trio.CapacityLimiter) -> None:
         # Sync callbacks go through a worker thread in one batch; async ones are

@@ -600,7 +600,18 @@ class OTelSink:
                 return
             # The monitor's window event did not come: end the span on time.
             self._end_window(state, state.w_start + self.window, None, forced=True)
-        start = state.w_end if 0.0 < at - state.w_end <= self.window else at
+        if 0.0 < at - state.w_end <= self.window:
+            start = state.w_end  # windows follow one another without a gap
+        elif (
+            state.w_end == 0.0
+            and self._started_at is not None
+            and 0.0 <= at - self._started_at <= self.window
+        ):
+            # A target's first window begins when the monitor started, so that
+            # monitor-wide events from before its first event land in it.
+            start = self._started_at
+        else:
+            start = at
         span = self._tracer.start_span(
             N.S_PROBE_WINDOW,
             kind=SpanKind.INTERNAL,
