@@ -236,7 +236,8 @@ def _sent_close_code(sent: bytes) -> int | None:
 
 async def _feed(chunks: list[bytes]) -> tuple[CloseInfo, list[object], bytes]:
     stream = _Stream(chunks)
-    ws = WebSocketConnection(stream, _open_client(), LIMIT, trio.current_time())
+    _open_client()  # a real handshake first: the connection starts OPEN
+    ws = WebSocketConnection(stream, LIMIT, trio.current_time())
     got: list[object] = []
     with trio.fail_after(5):
         info = await ws.run_reader(lambda d, _t: got.append(d), lambda p, _t: got.append(p))

@@ -1,4 +1,5 @@
-"""A thin WebSocket client on wsproto over any trio stream.
+"""A thin WebSocket client over any trio stream: wsproto for the opening handshake,
+:mod:`._frames` (sans I/O) for the frames after it.
 
 Why not trio-websocket: an in-flight ``ping()`` can hang forever, unread
 messages block pongs, the connect timeout does not cover the upgrade, and
@@ -25,27 +26,28 @@ the reader, so nothing is ever blocked by unread messages.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterable
+from typing import Final
 from urllib.parse import urlsplit
 
 import trio
 from wsproto import ConnectionType, WSConnection
-from wsproto.connection import ConnectionState
-from wsproto.events import (
-    AcceptConnection,
-    BytesMessage,
-    CloseConnection,
-    Ping,
-    Pong,
-    RejectConnection,
-    RejectData,
-    Request,
-    TextMessage,
-)
+from wsproto.events import AcceptConnection, RejectConnection, RejectData, Request
 from wsproto.utilities import ProtocolError
 
 from ._connector import Connector, is_loopback_host
 from ._errors import ConnectError, ConnectionClosed, HandshakeError
+from ._frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameReader,
+    close_payload,
+    encode_frame,
+)
 from ._timed import find_socket, find_timer
 
 __all__ = ["CloseInfo", "WebSocketConnection", "open_websocket"]
@@ -160,9 +162,9 @@ async def open_websocket(
     ok = False
     try:
         with trio.move_on_at(deadline):
-            received_at = await _handshake(stream, ws, target, list(extra_headers))
+            received_at, buffered = await _handshake(stream, ws, target, list(extra_headers))
             ok = True
-            return WebSocketConnection(stream, ws, max_message_size, received_at)
+            return WebSocketConnection(stream, max_message_size, received_at, buffered)
         raise ConnectError(
             target.host,
             target.port,
@@ -174,12 +176,17 @@ async def open_websocket(
             await trio.aclose_forcefully(stream)
 
 
+_HEADER_END = re.compile(rb"\n\r?\n")
+"""End of the 101 response's header block, as h11 finds it."""
+
+
 async def _handshake(
     stream: trio.abc.Stream,
     ws: WSConnection,
     target: _Target,
     extra_headers: list[tuple[str, str]],
-) -> float:
+) -> tuple[float, bytes]:
+    """Send the upgrade and read the answer; return its read time and the bytes after it."""
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra_headers]
     request = ws.send(
         Request(host=target.host_header, target=target.resource, extra_headers=headers)
@@ -190,6 +197,7 @@ async def _handshake(
         raise HandshakeError(0, detail=f"connection lost while sending the upgrade: {exc}") from exc
     status = 0
     body = bytearray()
+    received = bytearray()
     while True:
         try:
             data = await stream.receive_some(_RECEIVE_SIZE)
@@ -201,13 +209,16 @@ async def _handshake(
             if status:
                 raise HandshakeError(status, bytes(body))
             raise HandshakeError(0, detail="connection closed before the upgrade was answered")
+        received += data
         try:
             ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine
             for event in ws.events():
                 if isinstance(event, AcceptConnection):
-                    # Frames that came in the same read as the 101 stay
-                    # buffered in ``ws``; the reader yields them first.
-                    return received_at
+                    # A 101 has no body: frames that came in the same read
+                    # follow the header block; the reader parses them first.
+                    end = _HEADER_END.search(received)
+                    leftover = bytes(received[end.end() :]) if end is not None else b""
+                    return received_at, leftover
                 if isinstance(event, RejectConnection):
                     status = event.status_code
                     if not event.has_body:
@@ -220,12 +231,29 @@ async def _handshake(
             raise HandshakeError(status, bytes(body), f"protocol error: {exc}") from exc
 
 
+_OPEN: Final = 0
+_CLOSE_SENT: Final = 1
+"""We sent a Close and wait for the peer's."""
+_DONE: Final = 2
+"""Closing handshake over (or the stream is gone): nothing more is sent."""
+
+
 class WebSocketConnection:
     """An open client WebSocket connection (RFC 6455) over a trio stream.
 
     One task runs :meth:`run_reader` for the life of the connection; any
     number of tasks may call :meth:`send_text` / :meth:`send_ping` (a lock
     serialises writers). Create it with :func:`open_websocket`.
+
+    Framing after the handshake is :mod:`._frames` (sans I/O): the server's
+    frames are parsed without event objects, and the client's are built as
+    bytes and written in one call.
+
+    Args:
+      stream: the byte stream after a completed upgrade.
+      max_message_size: largest incoming message (bytes; UTF-8 bytes for text).
+      opened_at: ``trio.current_time()`` when the upgrade's answer was read.
+      buffered: bytes that came after the 101 response in the same read.
 
     Attributes:
       close_info: How the connection ended, or ``None`` while it is open.
@@ -234,14 +262,15 @@ class WebSocketConnection:
     def __init__(
         self,
         stream: trio.abc.Stream,
-        ws: WSConnection,
         max_message_size: int,
         opened_at: float,
+        buffered: bytes = b"",
     ) -> None:
         self._stream = stream
-        self._ws = ws
-        self._max = max_message_size
+        self._reader = FrameReader(max_message_size)
+        self._buffered = buffered
         self._opened_at = opened_at
+        self._state = _OPEN
         self._send_lock = trio.Lock()
         self._reader_active = False
         self._stream_closed = False
@@ -270,14 +299,12 @@ class WebSocketConnection:
     @property
     def is_open(self) -> bool:
         """``True`` until a Close was sent or received or the stream was lost."""
-        return self.close_info is None and self._ws.state is ConnectionState.OPEN
+        return self.close_info is None and self._state == _OPEN
 
     # ------------------------------------------------------------------ sending
 
-    async def _send_frame(
-        self, event: TextMessage | BytesMessage | Ping, *more: TextMessage | Ping
-    ) -> float:
-        if self.close_info is not None:
+    async def _send_frames(self, data: bytes) -> float:
+        if self.close_info is not None or self._state != _OPEN:
             raise ConnectionClosed(self.close_info)
         lock = self._send_lock
         # Uncontended fast path: avoid the extra scheduling round of Lock.acquire().
@@ -286,16 +313,12 @@ class WebSocketConnection:
         else:
             lock.acquire_nowait()
         try:
-            # Raise a pending cancellation *before* the frame is generated and
-            # written (this does not yield): a cancellation that escapes
-            # send_all below then means the write blocked part-way.
+            # Raise a pending cancellation *before* the frame is written (this
+            # does not yield): a cancellation that escapes send_all below then
+            # means the write blocked part-way.
             await trio.lowlevel.checkpoint_if_cancelled()
-            try:
-                data = self._ws.send(event)
-                for extra in more:
-                    data += self._ws.send(extra)
-            except ProtocolError:
-                raise ConnectionClosed(self.close_info) from None
+            if self._state != _OPEN:  # closed while we waited for the lock
+                raise ConnectionClosed(self.close_info)
             try:
                 await self._stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
@@ -324,11 +347,11 @@ class WebSocketConnection:
         Raises:
           ConnectionClosed: if the connection is closed or closing.
         """
-        return await self._send_frame(TextMessage(data=text))
+        return await self._send_frames(encode_frame(OP_TEXT, text.encode("utf-8")))
 
     async def send_bytes(self, data: bytes) -> float:
         """Send one binary message; returns the time right after the write."""
-        return await self._send_frame(BytesMessage(data=data))
+        return await self._send_frames(encode_frame(OP_BINARY, bytes(data)))
 
     async def send_ping(self, payload: bytes) -> float:
         """Send a Ping control frame (``payload`` at most 125 bytes).
@@ -342,7 +365,7 @@ class WebSocketConnection:
         """
         if len(payload) > 125:
             raise ValueError("ping payload must be at most 125 bytes")
-        return await self._send_frame(Ping(payload=payload))
+        return await self._send_frames(encode_frame(OP_PING, payload))
 
     async def send_ping_and_text(self, payload: bytes, text: str) -> float:
         """Send a Ping control frame and a text message in one write.
@@ -353,7 +376,9 @@ class WebSocketConnection:
         """
         if len(payload) > 125:
             raise ValueError("ping payload must be at most 125 bytes")
-        return await self._send_frame(Ping(payload=payload), TextMessage(data=text))
+        return await self._send_frames(
+            encode_frame(OP_PING, payload) + encode_frame(OP_TEXT, text.encode("utf-8"))
+        )
 
     async def _send_control(self, data: bytes) -> None:
         """Write protocol bytes from the reader (pong, close reply); errors ignored."""
@@ -364,6 +389,13 @@ class WebSocketConnection:
                 await self._stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 pass
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        """Send our Close frame (once; nothing is sent after it)."""
+        if self._state != _OPEN or self._stream_closed:
+            return
+        self._state = _CLOSE_SENT
+        await self._send_control(encode_frame(OP_CLOSE, close_payload(code, reason)))
 
     # ------------------------------------------------------------------ reading
 
@@ -398,60 +430,28 @@ class WebSocketConnection:
             await self._close_stream()
 
     async def _read_loop(self, on_message: OnMessage, on_pong: OnPong) -> CloseInfo:
-        ws = self._ws
+        feed = self._reader.feed
         receive_some = self._stream.receive_some
         timer = self._timer
-        max_size = self._max
-        text_parts: list[str] = []
-        bytes_parts: list[bytes] = []
-        size = 0
         t = self._opened_at
-        data: bytes | bytearray | None = None  # first pass: frames buffered with the 101
+        data: bytes | bytearray = self._buffered  # first pass: frames that came with the 101
+        self._buffered = b""
         while True:
-            if data is not None:
-                try:
-                    ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine
-                except ProtocolError:  # pragma: no cover - only after CLOSED
-                    return self._finish(CloseInfo(1006, "data after close"))
-            for event in ws.events():
-                if isinstance(event, TextMessage):
-                    text = event.data
-                    if event.message_finished and not text_parts:
-                        if len(text) * 4 > max_size and len(text.encode()) > max_size:
-                            return await self._fail(1009, "message too big")
-                        on_message(text, t)
-                    else:
-                        size += len(text)
-                        if size > max_size:
-                            return await self._fail(1009, "message too big")
-                        text_parts.append(text)
-                        if event.message_finished:
-                            whole = "".join(text_parts)
-                            text_parts.clear()
-                            size = 0
-                            if len(whole) * 4 > max_size and len(whole.encode()) > max_size:
-                                return await self._fail(1009, "message too big")
-                            on_message(whole, t)
-                elif isinstance(event, Pong):
-                    on_pong(event.payload, t)
-                elif isinstance(event, Ping):
-                    if ws.state is ConnectionState.OPEN:
-                        await self._send_control(ws.send(event.response()))
-                elif isinstance(event, BytesMessage):
-                    chunk = bytes(event.data)
-                    size += len(chunk)
-                    if size > max_size:
-                        return await self._fail(1009, "message too big")
-                    if event.message_finished:
-                        bytes_parts.append(chunk)
-                        whole_b = b"".join(bytes_parts)
-                        bytes_parts.clear()
-                        size = 0
-                        on_message(whole_b, t)
-                    else:
-                        bytes_parts.append(chunk)
-                elif isinstance(event, CloseConnection):
-                    return await self._on_close_event(event)
+            if data:
+                events, failure = feed(data)
+                for opcode, payload in events:
+                    if opcode == OP_PONG:
+                        on_pong(payload, t)
+                    elif opcode <= OP_BINARY:
+                        on_message(payload, t)
+                    elif opcode == OP_PING:
+                        if self._state == _OPEN:
+                            await self._send_control(encode_frame(OP_PONG, payload))
+                    else:  # OP_CLOSE
+                        code, reason = payload
+                        return await self._on_close_frame(code, reason)
+                if failure is not None:
+                    return await self._fail(*failure)
             if self.close_info is not None:
                 return self.close_info
             try:
@@ -462,19 +462,16 @@ class WebSocketConnection:
             if not data:
                 return self._finish(CloseInfo(1006, "connection closed without a close frame"))
 
-    async def _on_close_event(self, event: CloseConnection) -> CloseInfo:
-        state = self._ws.state
-        if state is ConnectionState.REMOTE_CLOSING:
+    async def _on_close_frame(self, code: int, reason: str) -> CloseInfo:
+        if self._state == _OPEN:
             # The peer started the close: answer it, then drop the stream.
-            info = CloseInfo(event.code, event.reason or "")
-            await self._send_control(self._ws.send(event.response()))
-            return self._finish(info)
-        if state is ConnectionState.OPEN:
-            # wsproto reports a frame it could not parse as a CloseConnection
-            # without a Close from the peer: we close with that code.
-            return await self._fail(event.code, event.reason or "protocol error")
-        # CLOSED after our own Close: this is the peer's answer.
-        return self._finish(CloseInfo(event.code, event.reason or "", local=True))
+            info = self._finish(CloseInfo(code, reason))
+            await self._send_close(code, "")
+            self._state = _DONE
+            return info
+        # The peer's answer to our own Close.
+        self._state = _DONE
+        return self._finish(CloseInfo(code, reason, local=True))
 
     def _finish(self, info: CloseInfo) -> CloseInfo:
         if self.close_info is None:
@@ -485,10 +482,9 @@ class WebSocketConnection:
     async def _fail(self, code: int, reason: str) -> CloseInfo:
         """Close from our side because of the peer's data (1009, 1002, 1007)."""
         info = self._finish(CloseInfo(code, reason, local=True))
-        if self._ws.state is ConnectionState.OPEN:
-            data = self._ws.send(CloseConnection(code=code, reason=reason))
-            with trio.move_on_after(1.0):
-                await self._send_control(data)
+        with trio.move_on_after(1.0):
+            await self._send_close(code, reason)
+        self._state = _DONE
         return info
 
     # ------------------------------------------------------------------ closing
@@ -496,6 +492,7 @@ class WebSocketConnection:
     async def _close_stream(self) -> None:
         if not self._stream_closed:
             self._stream_closed = True
+            self._state = _DONE
             await trio.aclose_forcefully(self._stream)
 
     async def aclose(
@@ -513,9 +510,7 @@ class WebSocketConnection:
         """
         try:
             with trio.move_on_after(timeout):
-                if self._ws.state is ConnectionState.OPEN and not self._stream_closed:
-                    data = self._ws.send(CloseConnection(code=code, reason=reason))
-                    await self._send_control(data)
+                await self._send_close(code, reason)
                 if self._reader_active:
                     await self._finished.wait()
                 elif self.close_info is None and not self._stream_closed:
@@ -527,16 +522,22 @@ class WebSocketConnection:
             await self._close_stream()
 
     async def _drain_until_close(self) -> None:
-        ws = self._ws
-        while ws.state is not ConnectionState.CLOSED:
+        feed = self._reader.feed
+        data: bytes | bytearray = self._buffered
+        self._buffered = b""
+        while True:
+            if data:
+                events, failure = feed(data)
+                for opcode, payload in events:
+                    if opcode == OP_CLOSE:
+                        code, reason = payload
+                        self.close_info = CloseInfo(code, reason, local=True)
+                        return
+                if failure is not None:
+                    return
             try:
                 data = await self._stream.receive_some(_RECEIVE_SIZE)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 return
             if not data:
                 return
-            ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine
-            for event in ws.events():
-                if isinstance(event, CloseConnection):
-                    self.close_info = CloseInfo(event.code, event.reason or "", local=True)
-                    return
