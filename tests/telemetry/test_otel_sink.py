@@ -460,6 +460,59 @@ def test_first_window_starts_with_the_monitor() -> None:
     assert [e.name for e in window.events] == ["callback.failed"]
 
 
+def test_a_burst_of_monitor_wide_events_is_one_span_event_per_name() -> None:
+    """Forty stalls at start-up cost each window one span event, not forty (the
+    10,000-target saturation), and nothing is lost: the count, the last time and
+    the worst figures are on it, and every stall is still a log record."""
+    p = pipeline()
+    sink = OTelSink(
+        meter_provider=p.meter_provider,
+        tracer_provider=p.tracer_provider,
+        logger_provider=p.logger_provider,
+        window=60.0,
+    )
+    sink.on_event(event("monitor.started", 0, target="*"))
+    for i in range(40):
+        sink.on_event(
+            event("local_stall", 0.1 + i * 0.01, target="*", lateness_s=0.01 * i, duration_s=0.2)
+        )
+    sink.on_event(event("callback.failed", 0.6, target="*", source="on_event", failures=1))
+    sink.on_sample(sample(1))
+    sink.on_sample(sample(2, target="other"))
+    sink.on_event(event("monitor.stopped", 3, target="*"))
+    windows = [s for s in p.spans.get_finished_spans() if s.name == "genesys_pulse.probe_window"]
+    assert len(windows) == 2
+    for window in windows:
+        assert [e.name for e in window.events] == ["local_stall", "callback.failed"]
+        stall, failed = window.events
+        assert stall.timestamp == int((T0 + 0.1) * 1e9)
+        assert stall.attributes["genesys_pulse.event.count"] == 40
+        assert stall.attributes["genesys_pulse.event.last_time_unix_nano"] == int(
+            (T0 + 0.1 + 39 * 0.01) * 1e9
+        )
+        assert stall.attributes["lateness_s.max"] == pytest.approx(0.39)
+        assert stall.attributes["duration_s.max"] == pytest.approx(0.2)
+        assert "genesys_pulse.event.count" not in failed.attributes
+        assert window.attributes["genesys_pulse.span_events.dropped"] == 0
+    names = [r.log_record.event_name for r in p.logs.get_finished_logs()]
+    assert names.count("genesys_pulse.local_stall") == 40
+
+
+def test_monitor_wide_events_before_a_window_are_not_attached() -> None:
+    p = pipeline()
+    sink = OTelSink(
+        meter_provider=p.meter_provider,
+        tracer_provider=p.tracer_provider,
+        logger_provider=p.logger_provider,
+        window=1.0,
+    )
+    sink.on_event(event("local_stall", 1, target="*", lateness_s=0.3, duration_s=0.3))
+    sink.on_sample(sample(5))
+    sink.on_event(event("monitor.stopped", 5.5, target="*"))
+    (window,) = [s for s in p.spans.get_finished_spans() if s.name == "genesys_pulse.probe_window"]
+    assert window.events == ()
+
+
 def test_local_stall_samples_do_not_count_as_network_figures() -> None:
     p = pipeline()
     sink = OTelSink(meter_provider=p.meter_provider)
