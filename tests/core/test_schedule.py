@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from genesys_pulse.core._schedule import (
     ProbeSchedule,
+    first_window_end,
     phase_for,
     shard_of,
     stable_hash64,
@@ -95,6 +96,28 @@ def test_stagger_spreads_evenly() -> None:
         stagger(4, 4, 1.0)
     with pytest.raises(ValueError):
         stagger(0, 0, 1.0)
+
+
+def test_first_window_ends_spread_over_half_a_window() -> None:
+    """10,000 staggered targets' first windows end spread evenly over [W/2, W],
+    not within one interval (when every window ended within 5 s the loop
+    saturated), and no first window is longer than the window."""
+    n, interval, window = 10_000, 5.0, 60.0
+    ends = sorted(
+        first_window_end(100.0, window, stagger(i, n, interval), interval) for i in range(n)
+    )
+    assert ends[-1] == 160.0  # phase 0: a full first window
+    assert ends[0] == pytest.approx(130.0, abs=0.01)
+    # evenly: every 3-second bucket of [130, 160) holds about a tenth of them
+    buckets = [0] * 10
+    for e in ends:
+        buckets[min(int((e - 130.0) / 3.0), 9)] += 1
+    assert max(buckets) - min(buckets) <= 2
+    assert first_window_end(0.0, 60.0, 0.0, 1.0) == 60.0
+    with pytest.raises(ValueError, match="window"):
+        first_window_end(0.0, 0.0, 0.0, 1.0)
+    with pytest.raises(ValueError, match="interval"):
+        first_window_end(0.0, 60.0, 0.0, 0.0)
 
 
 def test_hash_phases_spread_ten_thousand_targets_evenly() -> None:

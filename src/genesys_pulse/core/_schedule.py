@@ -61,6 +61,24 @@ def stagger(index: int, count: int, interval: float) -> float:
     return interval * index / count
 
 
+def first_window_end(start: float, window: float, phase: float, interval: float) -> float:
+    """When a target's first summary window ends; later ones end every ``window`` after it.
+
+    The first window is shortened by up to half, in proportion to the target's
+    phase within the interval (``start + window * (1 - phase / interval / 2)``),
+    so that the window ends of many staggered targets spread over half a window
+    instead of landing within one probe interval: at 10,000 targets ending every
+    window (span, log record, summary) within the same 5 s interval saturated
+    the event loop. A target with phase 0 gets a full first window.
+    """
+    if not window > 0:
+        raise ValueError(f"window must be > 0, got {window}")
+    if not interval > 0:
+        raise ValueError(f"interval must be > 0, got {interval}")
+    frac = min(max(phase / interval, 0.0), 1.0)
+    return start + window * (1.0 - 0.5 * frac)
+
+
 def shard_of(target_id: str, n: int) -> int:
     """The shard in ``[0, n)`` that owns ``target_id`` (for ``--shard i/N``).
 

@@ -50,7 +50,7 @@ from typing import Any
 
 import trio
 
-from genesys_pulse.core._schedule import ProbeSchedule
+from genesys_pulse.core._schedule import ProbeSchedule, first_window_end
 from genesys_pulse.core._thresholds import Direction, ThresholdMachine, Transition
 from genesys_pulse.core.config import TargetConfig
 from genesys_pulse.core.model import AttrValue, Event, ProbeKind, Sample
@@ -160,7 +160,9 @@ class TargetProbe:
         self.connection_state = "connecting"
         self.app_message: str = '{"message":"ping"}'
         self.lost_reported = False
-        self._window_index = 1
+        self._window_end = math.inf
+        """When the current summary window ends (set when the probe loop starts)."""
+        self._window_start = 0.0
 
     # -- emitting ------------------------------------------------------------
 
@@ -297,6 +299,8 @@ class TargetProbe:
         cfg = self.cfg
         sched = ProbeSchedule(start, cfg.interval, self.phase)
         self.schedule = sched
+        self._window_start = start
+        self._window_end = first_window_end(start, self._window, self.phase, cfg.interval)
         stall = self._lag.threshold
         # Start-up: the target's first slot is the first one due after its first
         # connection (or after STARTUP_GRACE if it cannot connect: from then on
@@ -322,13 +326,15 @@ class TargetProbe:
             self.slots_done = k + 1 - self.first_slot
             if self.heartbeats:
                 self.check_silence(trio.current_time())
-            if due >= start + self._window_index * self._window:
+            if due >= self._window_end:
                 self._emit_window()
             k += 1
 
     def _emit_window(self) -> None:
-        self._window_index += 1
-        attrs: dict[str, AttrValue] = {"window_s": self._window}
+        end = self._window_end
+        attrs: dict[str, AttrValue] = {"window_s": round(end - self._window_start, 6)}
+        self._window_start = end
+        self._window_end = end + self._window
         for kind, st in self.state.items():
             for key, value in st.stats.window_summary().items():
                 attrs[f"{kind.value}.{key}"] = value

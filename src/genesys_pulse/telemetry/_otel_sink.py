@@ -357,6 +357,11 @@ class OTelSink:
         first window of 10,000 targets cost 2.7 ms per window end, which saturated
         the loop and made more stalls. Each event stays a log record of its own."""
         self._wide_last = -math.inf
+        self._wide_seq = 0
+        """Bumped on every append to :attr:`_wide` (keys :attr:`_wide_cache`)."""
+        self._wide_cache: dict[
+            tuple[int, tuple[int, ...]], list[tuple[str, int, dict[str, AttrValue], int]]
+        ] = {}
         """The latest time in :attr:`_wide` (a window ending before it is skipped in O(1))."""
 
         provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
@@ -543,6 +548,7 @@ class OTelSink:
             if span_event is not None:
                 # attached to every probe window it falls in when that window ends
                 self._wide.append((e.at, span_event, self._span_event_attrs(e)))
+                self._wide_seq += 1
                 if e.at > self._wide_last:
                     self._wide_last = e.at
             self._emit_log(None, e)
@@ -643,8 +649,15 @@ class OTelSink:
         if span is None:
             return
         if summary is not None:
-            for key, value in redact_attributes(summary, extra_secrets=self._secrets).items():
-                span.set_attribute("genesys_pulse.window." + key, value)
+            # one call (one lock, one pass) rather than one per attribute
+            span.set_attributes(
+                {
+                    "genesys_pulse.window." + key: value
+                    for key, value in redact_attributes(
+                        summary, extra_secrets=self._secrets
+                    ).items()
+                }
+            )
             # "<probe>.stability" per probe kind (the monitor's sliding stability window)
             for probe in _RTT_PROBES:
                 stability = summary.get(probe.value + ".stability")
@@ -668,36 +681,55 @@ class OTelSink:
         event at the first one's time with the first one's attributes, plus
         ``genesys_pulse.event.count`` (how many), ``genesys_pulse.event.last_time_unix_nano``
         and, for each numeric attribute, ``<key>.max`` over the group. Every event
-        still has its own log record.
+        still has its own log record. The summary of a given set of events is
+        built once and shared by every window that holds exactly that set (at
+        10,000 targets all first windows hold the same start-up events).
         """
-        groups: dict[str, list[tuple[float, dict[str, AttrValue]]]] = {}
         first = state.w_start
-        for t, name, attrs in self._wide:
-            if first <= t <= last:
-                group = groups.get(name)
-                if group is None:
-                    groups[name] = [(t, attrs)]
-                else:
-                    group.append((t, attrs))
-        for name, group in groups.items():
+        picked = tuple(i for i, (t, _n, _a) in enumerate(self._wide) if first <= t <= last)
+        if not picked:
+            return
+        key = (self._wide_seq, picked)
+        summary = self._wide_cache.get(key)
+        if summary is None:
+            summary = self._summarise_wide(picked)
+            if len(self._wide_cache) >= 64:
+                self._wide_cache.clear()
+            self._wide_cache[key] = summary
+        for name, t0, attrs, n in summary:
             if state.w_events >= self._max_events:
-                state.w_dropped += len(group)
+                state.w_dropped += n
                 continue
             state.w_events += 1
+            span.add_event(name, attrs, t0)
+
+    def _summarise_wide(
+        self, picked: tuple[int, ...]
+    ) -> list[tuple[str, int, dict[str, AttrValue], int]]:
+        """(name, first time ns, attributes, count) per event name, in first-seen order."""
+        wide = self._wide
+        groups: dict[str, list[tuple[float, dict[str, AttrValue]]]] = {}
+        for i in picked:
+            t, name, attrs = wide[i]
+            groups.setdefault(name, []).append((t, attrs))
+        out: list[tuple[str, int, dict[str, AttrValue], int]] = []
+        for name, group in groups.items():
             t0, attrs = group[0]
             if len(group) > 1:
                 attrs = dict(attrs)
                 attrs["genesys_pulse.event.count"] = len(group)
                 attrs["genesys_pulse.event.last_time_unix_nano"] = _ns(max(t for t, _ in group))
-                for key, value in group[0][1].items():
-                    if isinstance(value, int | float) and not isinstance(value, bool):
-                        values = [
-                            v
-                            for _, a in group
-                            if isinstance(v := a.get(key), int | float) and not isinstance(v, bool)
-                        ]
-                        attrs[key + ".max"] = max(values)
-            span.add_event(name, attrs, _ns(t0))
+                maxima: dict[str, float] = {}
+                for _, a in group:
+                    for k, v in a.items():
+                        if isinstance(v, int | float) and not isinstance(v, bool):
+                            m = maxima.get(k)
+                            if m is None or v > m:
+                                maxima[k] = v
+                for k, m in maxima.items():
+                    attrs[k + ".max"] = m
+            out.append((name, _ns(t0), attrs, len(group)))
+        return out
 
     def _connect_span(self, state: _Target, e: Event) -> None:
         """Open, annotate and close the ``genesys_pulse.connect`` span of *state*.
