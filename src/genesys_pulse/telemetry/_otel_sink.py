@@ -357,12 +357,13 @@ class OTelSink:
         first window of 10,000 targets cost 2.7 ms per window end, which saturated
         the loop and made more stalls. Each event stays a log record of its own."""
         self._wide_last = -math.inf
+        """The latest time in :attr:`_wide` (a window starting after it is skipped in O(1))."""
         self._wide_seq = 0
         """Bumped on every append to :attr:`_wide` (keys :attr:`_wide_cache`)."""
         self._wide_cache: dict[
             tuple[int, tuple[int, ...]], list[tuple[str, int, dict[str, AttrValue], int]]
         ] = {}
-        """The latest time in :attr:`_wide` (a window ending before it is skipped in O(1))."""
+        """Per-name summaries of one set of :attr:`_wide` positions, shared by windows."""
 
         provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
         meter = metrics.get_meter(N.INSTRUMENTATION_SCOPE, __version__, provider)
