@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/genesys-pulse run --emulator --scenario congested --duration 60s
+	$(BIN)/genesys-pulse run --emulator --scenario congested --duration 60s --emulator-setting heartbeat_period=5
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples

@@ -13,8 +13,11 @@ process against the same server:
 
 Figures per arm over ``--duration`` seconds after ``--warmup``: CPU per probe
 cycle (process CPU time / slots, all threads), send-time error p50/p99/max
-(``Sample.sent_mono - Sample.scheduled_mono``), timed-out samples and journal
-records written. The journal lives in ``--dir`` (default: a temporary
+(``Sample.sent_mono - Sample.scheduled_mono``), timed-out samples, how many of
+them were taken while the monitor's own loop was stalled (those are flagged
+``local_stall`` and, by design, are not reported as timeout events, so a
+journal that stalls the loop also thins the audit trail), and the journal
+records written over the whole run. The journal lives in ``--dir`` (default: a temporary
 directory on the same disk as the checkout; point it at the disk you deploy on).
 
     .venv/bin/python bench/journal_cost.py            # 200 targets x 1/s, 20 s
@@ -76,6 +79,7 @@ def run(a: argparse.Namespace) -> list[dict[str, Any]]:
                     "send_err_p99_s": r["send_err_p99_s"],
                     "send_err_max_s": r["send_err_max_s"],
                     "timeouts": r["timeouts"],
+                    "stalled": r["stalled"],
                     "journal_records": r.get("journal_records", 0),
                 }
             )
@@ -110,6 +114,7 @@ def main() -> None:
                 "send err p99 ms",
                 "send err max ms",
                 "timeouts",
+                "of them in a local stall",
                 "journal records",
             ],
             [
@@ -123,6 +128,7 @@ def main() -> None:
                     f"{r['send_err_p99_s'] * 1000:.3f}",
                     f"{r['send_err_max_s'] * 1000:.3f}",
                     r["timeouts"],
+                    r["stalled"],
                     r["journal_records"],
                 ]
                 for r in rows

@@ -325,7 +325,8 @@ async def _amain(
 ) -> int:
     from genesys_pulse.monitor import Monitor, run_monitor
 
-    from ._output import Dashboard, JsonLines
+    from ._dashboard import Dashboard
+    from ._output import JsonLines
 
     started = time.time()
     stop = trio.CancelScope()
@@ -388,7 +389,7 @@ async def _amain(
             "to this region: a client from another region is refused)."
         )
     with trio.CancelScope(shield=True), trio.move_on_after(1.0):
-        if isinstance(sink, JsonLines) and monitor is not None and not sink.writer.closed:
+        if monitor is not None and not sink.writer.closed:
             sink.summary(_summary(monitor, started))
         await sink.writer.flush()
     for extra in telemetry:
