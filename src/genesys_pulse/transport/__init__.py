@@ -2,7 +2,8 @@
 
 * :class:`Connector` / :class:`NetConnector` open TCP (+TLS, always verified)
   streams; the emulator provides an in-memory connector with the same shape.
-* :func:`open_websocket` / :class:`WebSocketConnection`: RFC 6455 on wsproto,
+* :func:`open_websocket` / :class:`WebSocketConnection`: RFC 6455 -- wsproto
+  for the opening handshake, then the sans-I/O frame codec of ``_frames`` --
   timestamping frames when they are actually written and read.
 * :func:`httpx_transport`: an httpx transport whose connections come from a
   :class:`Connector`, so REST calls share the same seam.
