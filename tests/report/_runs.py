@@ -57,11 +57,13 @@ def synthetic_run() -> tuple[str, Expected]:
             }
             if timed_out:
                 timeouts[probe] += 1
-                if probe == "control" and i < 30:
-                    sample["late_rtt_s"] = 1.2 + i / 100
-                    sample["late"] = True
-                    late[probe] += 1
                 lines.append(sample)
+                if probe == "control" and i < 30:
+                    # The late answer: a second record for the same slot.
+                    lines.append(
+                        {**sample, "at": _at(i + 1.2), "late": True, "late_rtt_s": 1.2 + i / 100}
+                    )
+                    late[probe] += 1
                 lines.append(
                     {
                         "type": "event",

@@ -38,7 +38,7 @@ def test_summary_figures_follow_their_definitions() -> None:
                 "rtt_s": r,
                 "timed_out": r is None,
                 "at": f"2026-12-05T10:00:{i:02d}Z",
-                **({"late_rtt_s": 2.0, "late": True} if r is None else {}),
+                **({"late_rtt_s": 2.0} if r is None else {}),
             }
         )
         for i, r in enumerate(rtts)
@@ -54,6 +54,27 @@ def test_summary_figures_follow_their_definitions() -> None:
     for d in (0.020, 0.010, 0.010):
         j += (d - j) / 16
     assert s.rfc3550 is not None and math.isclose(s.rfc3550, j)
+
+
+def test_late_answer_record_is_not_another_timeout() -> None:
+    timeout = {
+        "type": "sample",
+        "target": "t",
+        "probe": "application",
+        "rtt_s": None,
+        "timed_out": True,
+        "at": "2026-12-05T10:00:01Z",
+        "seq": 7,
+        "late": False,
+        "late_rtt_s": None,
+    }
+    late = {**timeout, "at": "2026-12-05T10:00:03Z", "late": True, "late_rtt_s": 2.5}
+    data = parse_report_lines([json.dumps(timeout), json.dumps(late)])
+    (s,) = summarise(data)
+    assert (s.samples, s.timeouts, s.late, s.answered) == (1, 1, 1, 0)
+    assert s.p99_with_late == 2.5
+    bad = parse_report_lines([json.dumps({**late, "late_rtt_s": None})])
+    assert bad.problems == ["line 1: late sample without a numeric 'late_rtt_s'; skipped"]
 
 
 def test_journal_is_read_as_events() -> None:

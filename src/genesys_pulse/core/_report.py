@@ -6,9 +6,11 @@ the HTML are the CLI's job (:mod:`genesys_pulse.cli._report`).
 Two inputs are understood, told apart per line:
 
 * a JSON-lines run (``genesys-pulse run --output jsonl``): ``sample``,
-  ``event`` and ``summary`` records. A timed-out sample may carry
-  ``late_rtt_s`` (the answer arrived after the deadline) and ``late: true``;
-  both are read when present;
+  ``event`` and ``summary`` records. A sample with ``"late": true`` is the
+  late answer (``late_rtt_s``, its true RTT) of a slot already reported as
+  timed out: it is drawn as a late answer, not counted as another sample or
+  timeout. A timed-out sample that carries ``late_rtt_s`` itself is read the
+  same way;
 * the audit journal (``docs/journal.md``): records with ``seq`` and ``kind``.
   The journal holds events only (no samples), so a report of it has no RTT
   curves, only the event markers and the events table.
@@ -192,11 +194,19 @@ def _add_sample(data: ReportData, rec: Mapping[str, Any], where: str) -> None:
         s.gap_at.append(at)
         s.gap_s.append(gap)
     rtt = _finite(rec.get("rtt_s"))
-    if rec.get("timed_out") is True:
+    late = _finite(rec.get("late_rtt_s"))
+    if rec.get("late") is True:
+        # The late answer of a slot already reported as timed out: not a new
+        # slot, not another timeout.
+        if late is None:
+            data.problems.append(f"{where}: late sample without a numeric 'late_rtt_s'; skipped")
+            return
+        s.late_at.append(at)
+        s.late_rtt_s.append(late)
+    elif rec.get("timed_out") is True:
         s.timeout_at.append(at)
         s.outcomes.append(None)
-        late = _finite(rec.get("late_rtt_s"))
-        if late is not None:
+        if late is not None:  # a timed-out sample that carries its late RTT itself
             s.late_at.append(at)
             s.late_rtt_s.append(late)
     elif rtt is not None:
