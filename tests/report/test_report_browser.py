@@ -17,8 +17,6 @@ from genesys_pulse.cli import main as cli_main
 from ._browser import PageCheck, chromium_path, in_ci, open_report, pixel_stats
 from ._runs import synthetic_journal, synthetic_run
 
-pytest.importorskip("plotly")
-
 
 @pytest.fixture(scope="module")
 def browser_ready() -> None:
