@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -167,6 +168,8 @@ class Received:
     )
     requests: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    answer_delay_s: float = 0.0
+    """Seconds the HTTP backend waits, after recording a request, before answering 200."""
 
     def record(self, signal: str, body: bytes, headers: Mapping[str, str]) -> None:
         ids = _ids_in(signal, body)
@@ -194,6 +197,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         self.received.record(signal, body, dict(self.headers.items()))
+        if self.received.answer_delay_s > 0:
+            time.sleep(self.received.answer_delay_s)
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", "0")
