@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit setup clean collector
+.PHONY: demo test lint typecheck unit setup clean collector browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) collector
+unit: $(STAMP) collector browser
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
@@ -38,6 +38,17 @@ test: lint typecheck unit
 collector:
 	@if command -v go >/dev/null 2>&1 || [ "$$CI" = true ]; then bash otel-collector/build.sh; \
 	 else echo "Go not found: the collector tests will skip"; fi
+
+# Debian's chromium, the real headless browser the report tests drive through
+# playwright (no browser download: playwright uses this executable). Idempotent:
+# nothing to do when chromium is on PATH. Without root or apt-get, locally, the
+# browser tests skip; in CI (CI=true) a missing chromium fails them.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
+	 elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	 elif [ "$$CI" = true ]; then echo "chromium missing and cannot be installed (need root and apt-get)" >&2; exit 1; \
+	 else echo "chromium not installed (needs root + apt-get): the browser tests will skip"; fi
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
