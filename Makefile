@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit setup clean collector
+.PHONY: demo test lint typecheck unit setup clean collector proxy-tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) collector
+unit: $(STAMP) collector proxy-tools
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
@@ -37,6 +37,16 @@ test: lint typecheck unit
 collector:
 	@if command -v go >/dev/null 2>&1 || [ "$$CI" = true ]; then bash otel-collector/build.sh; \
 	 else echo "Go not found: the collector tests will skip"; fi
+
+# tinyproxy (Debian package), the real HTTP proxy the proxy tests start on
+# loopback. Idempotent: a no-op once installed. Without root or apt-get,
+# locally, its tests skip; in CI (CI=true) a missing tinyproxy fails them.
+proxy-tools:
+	@if command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/bin/tinyproxy ]; then :; \
+	 elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends tinyproxy; \
+	 elif [ "$$CI" = true ]; then echo "tinyproxy is missing and cannot be installed (needs root and apt-get)"; exit 1; \
+	 else echo "tinyproxy not found: the proxy tests will skip"; fi
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

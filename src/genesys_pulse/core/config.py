@@ -37,10 +37,13 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 from urllib.parse import urlsplit
 
 from genesys_pulse.core._regions import REGIONS, find_region
+
+if TYPE_CHECKING:
+    from genesys_pulse.core._proxy import ProxyRules
 
 __all__ = [
     "CONFIG_ENV",
@@ -385,6 +388,9 @@ class MonitorConfig:
     """The audit journal file; ``None``: no journal."""
     shard: tuple[int, int] | None = None
     """``(index, count)``: this process runs its ``index``-th share of ``count``."""
+    proxy: ProxyRules | None = None
+    """The HTTP proxy rules (``proxy`` key, else ``HTTPS_PROXY`` & co. in the
+    environment given to the parser); ``None``: direct connections."""
 
 
 # ---------------------------------------------------------------------------
@@ -726,7 +732,7 @@ _GENESYS_KEYS: Final = (
 )
 _WEBSOCKET_KEYS: Final = ("url", "echo_message", "expected_reply")
 _TARGET_KEYS: Final = ("id", "kind", *_TUNABLE_KEYS, *_GENESYS_KEYS, *_WEBSOCKET_KEYS)
-_TOP_KEYS: Final = ("window", "journal_path", "shard", "defaults", "targets")
+_TOP_KEYS: Final = ("window", "journal_path", "shard", "proxy", "defaults", "targets")
 _LEVEL_KEYS: Final = ("warning", "critical")
 _HYSTERESIS_KEYS: Final = ("raise_k", "raise_n", "clear_m")
 
@@ -761,6 +767,7 @@ _ENV_TOP: Final[dict[str, str]] = {
     "WINDOW": "window",
     "JOURNAL_PATH": "journal_path",
     "SHARD": "shard",
+    "PROXY": "proxy",
 }
 ENV_TARGET_VARIABLES: Final = tuple(ENV_PREFIX + k for k in _ENV_TARGET)
 """The single-target override variables (see :func:`parse_config`)."""
@@ -1371,6 +1378,8 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) 
                 "shard", s, 'must be [index, count], e.g. [0, 4] (or "0/4" from the environment)'
             )
 
+    proxy = _p_proxy(ctx, top, env)
+
     defaults: _Partial = {}
     defaults_failed: set[str] = set()
     if "defaults" in top:
@@ -1409,7 +1418,57 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) 
     if ctx.errors:
         raise ConfigErrors(ctx.errors)
     return MonitorConfig(
-        targets=tuple(targets), window=window, journal_path=journal_path, shard=shard
+        targets=tuple(targets),
+        window=window,
+        journal_path=journal_path,
+        shard=shard,
+        proxy=proxy,
+    )
+
+
+def _p_proxy(ctx: _Ctx, top: Mapping[str, Any], env: Mapping[str, str]) -> ProxyRules | None:
+    """The ``proxy`` key (``"off"`` or an ``http://host:port`` URL), else the environment's
+    ``HTTPS_PROXY`` & co.; ``NO_PROXY`` applies either way (as with ``curl --proxy``).
+
+    Credentials (``user:password@``) are accepted only from the environment
+    (``GENESYS_PULSE_PROXY`` or the standard variables); no message shows them.
+    """
+    from genesys_pulse.core import _proxy
+
+    if "proxy" not in top:
+        try:
+            rules = _proxy.proxy_rules_from_env(env)
+        except ValueError as exc:
+            name, _, rule = str(exc).partition(": ")
+            ctx.err(name, MISSING, f"{rule} (the proxy for outgoing connections)")
+            return None
+        return rules if rules.https is not None or rules.http is not None else None
+    raw = top["proxy"]
+    if not isinstance(raw, str):
+        ctx.err("proxy", raw, 'must be "off" or a proxy URL such as "http://proxy.example:3128"')
+        return None
+    if raw.strip().lower() in ("off", "none", "direct"):
+        return _proxy.ProxyRules(source="proxy")
+    try:
+        url = _proxy.parse_proxy_url(raw)
+    except ValueError as exc:
+        ctx.err("proxy", MISSING, str(exc))
+        return None
+    from_env = "proxy" in ctx.sources
+    if url.username is not None and not from_env:
+        ctx.err(
+            "proxy",
+            MISSING,
+            "must not carry credentials in the file: secrets come from the environment: "
+            "set GENESYS_PULSE_PROXY=http://user:password@host:port (or HTTPS_PROXY)",
+        )
+        return None
+    no = next((env[n] for n in ("no_proxy", "NO_PROXY") if env.get(n, "").strip()), "")
+    return _proxy.ProxyRules(
+        https=url,
+        http=url,
+        no_proxy=_proxy.parse_no_proxy(no),
+        source=ctx.sources.get("proxy", "proxy"),
     )
 
 
