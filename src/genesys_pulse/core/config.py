@@ -32,9 +32,10 @@ import math
 import os
 import re
 import stat
+import sys
 import tomllib
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
@@ -81,7 +82,7 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # Limits (each documented in docs/configuration.md)
 
-TARGET_ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9_-]{8,36}$")
+TARGET_ID_PATTERN: Final = re.compile(r"\A[A-Za-z0-9_-]{8,36}\Z")
 """Target ids become metric attributes and journal keys (the seed's gateway pattern)."""
 MIN_INTERVAL: Final = 0.1
 """Seconds. Probing faster than this congests the gateway (the seed's floor)."""
@@ -108,9 +109,9 @@ CONFIG_ENV: Final = "GENESYS_PULSE_CONFIG"
 DEFAULT_CLIENT_ID_ENV: Final = "GENESYS_CLOUD_CLIENT_ID"
 DEFAULT_CLIENT_SECRET_ENV: Final = "GENESYS_CLOUD_CLIENT_SECRET"
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_TOPIC = re.compile(r"^[\x21-\x7e]+$")
-_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ns|us|µs|ms|s|m|min|h)?$")
+_ENV_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
+_TOPIC = re.compile(r"\A[\x21-\x7e]+\Z")
+_DURATION = re.compile(r"\A([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ns|us|µs|ms|s|m|min|h)?\Z")
 _UNIT: Final = {
     unit: Decimal(factor)
     for unit, factor in (
@@ -205,7 +206,8 @@ def _show(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         text = value if len(value) <= 60 else value[:57] + "..."
-        return repr(text)
+        shown = repr(text)  # escapes can make it up to four times longer: cap that too
+        return shown if len(shown) <= 80 else shown[:76] + "..." + shown[-1]
     if isinstance(value, int) and abs(value) >= 10**30:
         return "a very large number"
     if isinstance(value, int | float):
@@ -426,7 +428,7 @@ def parse_duration(value: object) -> float:
         except OverflowError:
             raise ValueError("is too large") from None
     elif isinstance(value, str):
-        m = _DURATION.match(value.strip())
+        m = _DURATION.fullmatch(value.strip())
         if m is None:
             raise ValueError('is not a duration (write e.g. "250ms", "1.5s", "2m" or a number)')
         # exact decimal arithmetic: "300ms" is exactly the float 0.3, like "0.3s"
@@ -491,7 +493,11 @@ class _Ctx:
                 )
                 continue
             if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                close = (
+                    difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                    if len(key) <= MAX_SHOWN_KEY
+                    else []
+                )
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 self.err(kpath, MISSING, f"is not a known key{hint}")
                 continue
@@ -499,12 +505,22 @@ class _Ctx:
         return out
 
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE_KEY = re.compile(r"\A[A-Za-z0-9_-]+\Z")
+
+
+MAX_SHOWN_KEY: Final = 60
+"""Characters of a key shown in a field path; a longer key is cut (and its length given)."""
 
 
 def _join(path: str, key: str) -> str:
-    """Extend the dotted *path* by *key*, quoted as TOML would if it is not a bare key."""
-    if not _BARE_KEY.match(key):
+    """Extend the dotted *path* by *key*, quoted as TOML would if it is not a bare key.
+
+    A key longer than :data:`MAX_SHOWN_KEY` is cut, so an error message never
+    echoes an arbitrarily long input.
+    """
+    if len(key) > MAX_SHOWN_KEY:
+        key = f"{key[: MAX_SHOWN_KEY - 20]}...({len(key)} characters)"
+    if not _BARE_KEY.fullmatch(key):
         key = json.dumps(key, ensure_ascii=True)
     return f"{path}.{key}" if path else key
 
@@ -662,7 +678,7 @@ def _p_base_url(ctx: _Ctx, path: str, raw: object) -> str | _Bad:
 
 
 def _p_env_name(ctx: _Ctx, path: str, raw: object) -> str | _Bad:
-    if not isinstance(raw, str) or not _ENV_NAME.match(raw) or len(raw) > 256:
+    if not isinstance(raw, str) or not _ENV_NAME.fullmatch(raw) or len(raw) > 256:
         return ctx.err(path, raw, "must be an environment variable name (letters, digits, _)")
     return raw
 
@@ -687,7 +703,7 @@ def _p_topics(ctx: _Ctx, path: str, raw: object) -> tuple[str, ...] | _Bad:
         elif len(t) > MAX_TOPIC_LENGTH:
             ctx.err(tpath, t, f"is longer than {MAX_TOPIC_LENGTH} characters")
             bad = True
-        elif not _TOPIC.match(t):
+        elif not _TOPIC.fullmatch(t):
             ctx.err(tpath, t, "must be printable ASCII without spaces")
             bad = True
         elif t in seen:
@@ -982,7 +998,7 @@ def _parse_target(
     secret_env = DEFAULT_CLIENT_SECRET_ENV
     if isinstance(raw, Mapping):
         named = raw.get("client_secret_env")
-        if isinstance(named, str) and _ENV_NAME.match(named):
+        if isinstance(named, str) and _ENV_NAME.fullmatch(named):
             secret_env = named
     table = ctx.table(tpath, raw, _TARGET_KEYS, secret_env)
     if isinstance(table, _Bad):
@@ -1015,7 +1031,7 @@ def _parse_target(
             "is required (8-36 letters, digits, '_' or '-'; "
             "ids become metric attributes and journal keys)",
         )
-    elif not isinstance(tid_raw, str) or not TARGET_ID_PATTERN.match(tid_raw):
+    elif not isinstance(tid_raw, str) or not TARGET_ID_PATTERN.fullmatch(tid_raw):
         tid = ctx.err(
             _join(tpath, "id"),
             tid_raw,
@@ -1478,15 +1494,42 @@ def loads_config(text: str, env: Mapping[str, str] | None = None) -> MonitorConf
     A TOML syntax error is a :class:`ConfigErrors` whose one error has field
     ``file`` and a rule naming the line and column.
     """
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigErrors([ConfigError("file", MISSING, f"is not valid TOML: {e}")]) from None
+    data = _parse_toml(text, lambda rule: ConfigErrors([ConfigError("file", MISSING, rule)]))
     return parse_config(data, env)
 
 
+def _parse_toml(text: str, error: Callable[[str], ConfigErrors]) -> dict[str, Any]:
+    """``tomllib.loads`` with every failure as one :class:`ConfigErrors` line.
+
+    Besides syntax errors, tomllib lets Python's own limits escape: an
+    integer of more than 4,300 digits (``ValueError``, CPython's int/str
+    conversion limit) and arrays or inline tables nested about a thousand
+    deep (``RecursionError``). A leading byte-order mark is accepted (editors
+    on Windows write one).
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise error(f"is not valid TOML: {_cap(str(e))}") from None
+    except RecursionError:
+        raise error(
+            "is not a usable configuration: arrays or tables are nested too deeply"
+        ) from None
+    except ValueError:
+        raise error(
+            "is not a usable configuration: a number has too many digits "
+            f"(more than {sys.get_int_max_str_digits() or 4300})"
+        ) from None
+
+
+def _cap(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _file_error(path: str, rule: str) -> ConfigErrors:
-    return ConfigErrors([ConfigError("file", path, rule, shown=repr(path))])
+    return ConfigErrors([ConfigError("file", path, rule, shown=repr(_cap(path)))])
 
 
 def load_config(
@@ -1532,10 +1575,7 @@ def load_config(
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise _file_error(name, f"is not UTF-8 text (byte {e.start})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise _file_error(name, f"is not valid TOML: {e}") from None
+    data = _parse_toml(text, lambda rule: _file_error(name, rule))
     config = parse_config(data, env)
     if os.name == "posix" and st.st_mode & 0o077 and _has_client_id(data):
         warnings.warn(
