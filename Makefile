@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit setup clean collector proxy-tools
+.PHONY: demo test lint typecheck unit setup clean collector proxy-tools test-random
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ unit: $(STAMP) collector proxy-tools
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
+
+# The property tests with fresh random examples, 10x as many (HYPOTHESIS_SCALE);
+# `make test` runs them derandomised (tests/conftest.py).
+test-random: $(STAMP)
+	HYPOTHESIS_PROFILE=random $(BIN)/python -m pytest -q -m hypothesis $(PYTEST_ARGS)
 
 # The OpenTelemetry Collector the end-to-end tests use, built from Go modules
 # (cached: a no-op when up to date). Without Go, locally, its tests skip; in CI

@@ -44,9 +44,7 @@ LINE_LIMIT = 300
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in list(os.environ):
-        if name.startswith(("GENESYS_PULSE_", "GENESYS_CLOUD_")) or name.lower().endswith(
-            "_proxy"
-        ):
+        if name.startswith(("GENESYS_PULSE_", "GENESYS_CLOUD_")) or name.lower().endswith("_proxy"):
             monkeypatch.delenv(name)
     return monkeypatch
 

@@ -90,9 +90,10 @@ def _start(binary: str, directory: Path, lines: list[str]) -> Tinyproxy:
         + "\n",
         encoding="utf-8",
     )
-    out = open(log, "wb")  # noqa: SIM115 - the process writes it until it is stopped
-    proc = subprocess.Popen([binary, "-d", "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
-    out.close()
+    with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [binary, "-d", "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT
+        )
     deadline = time.monotonic() + STARTUP_LIMIT
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -149,9 +149,14 @@ async def test_monitor_end_to_end_through_the_proxy_from_the_environment(
                 base, emu.client_id, emu.client_secret, emu.login_url, emu.api_url
             )
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(lambda: run_monitor(config, on_sample=samples.append))
-                while not samples:  # callbacks run off the trio thread: poll
-                    await trio.sleep(0.05)
+                got_one = trio.Event()
+
+                def on_sample(sample: object) -> None:  # runs in a worker thread
+                    samples.append(sample)
+                    trio.from_thread.run_sync(got_one.set)
+
+                nursery.start_soon(lambda: run_monitor(config, on_sample=on_sample))
+                await got_one.wait()
                 nursery.cancel_scope.cancel()
     assert samples
     # HTTP (login, channel, subscription) and the WebSocket: at least two tunnels

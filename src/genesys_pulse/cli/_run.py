@@ -28,8 +28,8 @@ are flushed within one second at exit.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import contextlib
+import dataclasses
 import logging
 import math
 import os
