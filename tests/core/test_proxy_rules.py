@@ -144,3 +144,23 @@ def test_bad_proxy_key_is_one_error(raw: object) -> None:
     with pytest.raises(ConfigErrors) as info:
         parse_config({"proxy": raw, "targets": TARGET}, {})
     assert [e.field for e in info.value.errors] == ["proxy"]
+
+
+def test_cli_names_a_bad_proxy_variable_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    from genesys_pulse.cli import main
+
+    for name in list(os.environ):
+        if name.startswith(("GENESYS_PULSE_", "GENESYS_CLOUD_")) or name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("GENESYS_PULSE_URL", "wss://echo.example/ws")
+    monkeypatch.setenv("HTTPS_PROXY", f"socks5://alice:{PASSWORD}@proxy.corp:1080")
+    assert main(["validate"]) == 2
+    out, err = capsys.readouterr()
+    problems = err.splitlines()[1:]
+    assert len(problems) == 1, err
+    assert problems[0].strip().startswith("HTTPS_PROXY: uses a socks5:// proxy")
+    assert PASSWORD not in out + err

@@ -266,6 +266,26 @@ async def test_refusing_proxy_is_a_clear_error_from_oauth(tinyproxy: ProxyFactor
     assert records and PASSWORD not in records[0] and auth.split()[1] not in records[0]
 
 
+async def test_a_proxy_failure_is_logged_once_per_cause(
+    tinyproxy: ProxyFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Callers retry quietly; the operator still gets one warning line naming the proxy."""
+    proxy = tinyproxy(connect_ports=[443], basic_auth=(USER, PASSWORD))
+    connector = NetConnector(
+        proxy=proxy_rules_from_env({"HTTP_PROXY": proxy.url_with(USER, PASSWORD)})
+    )
+    caplog.set_level(logging.WARNING, logger="genesys_pulse.transport")
+    with trio.fail_after(GUARD):
+        async with tcp_server(echo_handler) as port:
+            for _ in range(3):
+                with pytest.raises(ConnectError):
+                    await connector.open_stream("127.0.0.1", port, tls=False, timeout=5)
+    lines = [r.getMessage() for r in caplog.records if r.name == "genesys_pulse.transport"]
+    assert len(lines) == 1, lines
+    assert f"proxy {proxy.url} refused the tunnel to 127.0.0.1:{port}: 403" in lines[0]
+    assert PASSWORD not in lines[0]
+
+
 # ---------------------------------------------------------------- secrets stay secret
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import logging
 import socket
 import ssl
 from typing import Protocol, runtime_checkable
@@ -31,6 +32,8 @@ from ._errors import ConnectError, ConnectFailure, ProxyError
 from ._timed import timed
 
 __all__ = ["Connector", "NetConnector", "is_loopback_host"]
+
+_log = logging.getLogger("genesys_pulse.transport")
 
 
 @runtime_checkable
@@ -114,6 +117,8 @@ class NetConnector:
     def __init__(self, ca_bundle: str | None = None, proxy: ProxyRules | None = None) -> None:
         self._ca_bundle = ca_bundle
         self._proxy = proxy
+        self._reported: set[tuple[str, str, int, str]] = set()
+        """Proxy failures already logged (each distinct one is logged once)."""
         ctx = ssl.create_default_context(cafile=ca_bundle)
         ctx.set_alpn_protocols(["http/1.1"])
         # create_default_context already sets CERT_REQUIRED and check_hostname;
@@ -142,6 +147,30 @@ class NetConnector:
         """
         bare = host.strip("[]")
         proxy = self._proxy.select(bare, tls=tls) if self._proxy is not None else None
+        if proxy is None:
+            return await self._open(host, port, tls, timeout, None)
+        try:
+            return await self._open(host, port, tls, timeout, proxy)
+        except ConnectError as exc:
+            # The callers retry with back-off and report only the error type;
+            # a proxy problem is a configuration problem the operator must see:
+            # one warning line per distinct failure (never the credentials).
+            key = (str(proxy), bare, port, exc.kind)
+            if key not in self._reported:
+                self._reported.add(key)
+                via = "" if str(proxy) in str(exc) else f" (through proxy {proxy})"
+                _log.warning("%s%s", exc, via)
+            raise
+
+    async def _open(
+        self,
+        host: str,
+        port: int,
+        tls: bool,
+        timeout: float,  # noqa: ASYNC109
+        proxy: ProxyURL | None,
+    ) -> trio.abc.Stream:
+        bare = host.strip("[]")
         with trio.move_on_after(timeout) as scope:
             if proxy is None:
                 tcp = await _dial(host, port, host, port, None)
