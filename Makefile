@@ -46,10 +46,14 @@ collector:
 # tinyproxy (Debian package), the real HTTP proxy the proxy tests start on
 # loopback. Idempotent: a no-op once installed. Without root or apt-get,
 # locally, its tests skip; in CI (CI=true) a missing tinyproxy fails them.
+# The tests start their own tinyproxy processes on free loopback ports, so the
+# package's own service (started or not, depending on the machine) is not used.
 proxy-tools:
 	@if command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/bin/tinyproxy ]; then :; \
 	 elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends tinyproxy; \
+	 elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	   sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends tinyproxy; \
 	 elif [ "$$CI" = true ]; then echo "tinyproxy is missing and cannot be installed (needs root and apt-get)"; exit 1; \
 	 else echo "tinyproxy not found: the proxy tests will skip"; fi
 
