@@ -102,7 +102,7 @@ def test_bad_proxy_variables_name_the_variable_never_the_password(value: str, pr
 
 def test_credentials_are_percent_decoded_and_kept_secret() -> None:
     url = parse_proxy_url("http://dom%5Cal%40ice:p%40ss%3Aword@proxy:3128")
-    assert url.username == "dom\\al@ice"
+    assert url.username == Secret("dom\\al@ice")
     assert url.password == Secret("p@ss:word")
     assert "p@ss" not in repr(url) and "p@ss" not in str(url)
     assert url.authorization() == "Basic ZG9tXGFsQGljZTpwQHNzOndvcmQ="

@@ -296,7 +296,13 @@ def test_proxy_credentials_are_redacted_everywhere() -> None:
     assert isinstance(rules, ProxyRules) and rules.https is not None
     assert rules.https.password == Secret(PASSWORD)
     for shown in (repr(config), str(config), repr(rules), str(rules.https), str(redacted(config))):
-        assert PASSWORD not in shown, shown
+        assert PASSWORD not in shown and f"{USER}:" not in shown, shown
+    assert redacted(config)["proxy"]["https"] == {
+        "host": "proxy.corp.example",
+        "port": 3128,
+        "username": "***",
+        "password": "***",
+    }
     assert PASSWORD in config_secrets(config)
     assert rules.https.authorization() is not None
     assert str(parse_proxy_url(env["HTTPS_PROXY"])) == "http://proxy.corp.example:3128"

@@ -74,7 +74,8 @@ class ProxyURL:
 
     host: str
     port: int
-    username: str | None = None
+    username: Secret | None = None
+    """Held as a secret too: the pair is the credential (user names can be tokens)."""
     password: Secret | None = None
 
     def __str__(self) -> str:
@@ -90,7 +91,7 @@ class ProxyURL:
         if self.username is None:
             return None
         pw = self.password.reveal() if self.password is not None else ""
-        raw = f"{self.username}:{pw}".encode()
+        raw = f"{self.username.reveal()}:{pw}".encode()
         return "Basic " + base64.b64encode(raw).decode("ascii")
 
     def secrets(self) -> tuple[str, ...]:
@@ -224,7 +225,7 @@ def parse_proxy_url(text: str) -> ProxyURL:
         raise ValueError("has port 0")
     if (parts.path not in ("", "/")) or parts.query or parts.fragment:
         raise ValueError("must be http://host:port with no path, query or fragment")
-    username = unquote(parts.username) if parts.username is not None else None
+    username = Secret(unquote(parts.username)) if parts.username is not None else None
     password = Secret(unquote(parts.password)) if parts.password is not None else None
     return ProxyURL(host, port if port is not None else DEFAULT_PROXY_PORT, username, password)
 
