@@ -20,6 +20,14 @@ import os
 import pytest
 from hypothesis import settings
 
+# The tests talk to servers on loopback, and like curl the monitor sends
+# loopback through HTTPS_PROXY & co. unless NO_PROXY lists it (docs/proxies.md):
+# a developer's proxy variables must not leak into the suite (or its
+# subprocesses). The proxy tests pass their variables explicitly.
+for _name in ("https_proxy", "http_proxy", "all_proxy", "no_proxy"):
+    os.environ.pop(_name, None)
+    os.environ.pop(_name.upper(), None)
+
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
 settings.register_profile("random", derandomize=False, deadline=None, print_blob=True)
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")

@@ -788,7 +788,7 @@ _ENV_TOP: Final[dict[str, str]] = {
 ENV_TARGET_VARIABLES: Final = tuple(ENV_PREFIX + k for k in _ENV_TARGET)
 """The single-target override variables (see :func:`parse_config`)."""
 ENV_GLOBAL_VARIABLES: Final = tuple(ENV_PREFIX + k for k in _ENV_TOP)
-"""The variables overriding top-level keys (``window``, ``journal_path``, ``shard``)."""
+"""The variables overriding top-level keys (``window``, ``journal_path``, ``shard``, ``proxy``)."""
 
 
 def _env_value(key: str, text: str) -> object:
