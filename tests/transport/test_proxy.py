@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+from pathlib import Path
 
 import httpx
 import pytest
@@ -306,3 +307,30 @@ def test_proxy_credentials_are_redacted_everywhere() -> None:
     assert PASSWORD in config_secrets(config)
     assert rules.https.authorization() is not None
     assert str(parse_proxy_url(env["HTTPS_PROXY"])) == "http://proxy.corp.example:3128"
+
+
+def test_run_emulator_is_never_proxied(dead_port: int, tmp_path: Path) -> None:
+    """``run --emulator`` reaches its in-process emulator directly, whatever the environment
+    (with a configuration file, which reads the proxy variables)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    dead = f"http://127.0.0.1:{dead_port}"
+    env = {**os.environ, "HTTP_PROXY": dead, "HTTPS_PROXY": dead, "ALL_PROXY": dead}
+    config = tmp_path / "pulse.toml"
+    config.write_text('[[targets]]\nid = "emulated-1"\nenvironment = "mypurecloud.com"\n')
+    config.chmod(0o600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "genesys_pulse.cli", "run", "--emulator", "--config", str(config)]
+        + ["--duration", "3s", "--output", "jsonl"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+    assert any(x.get("type") == "sample" and x.get("rtt_s") is not None for x in lines)
+    assert "proxy" not in proc.stderr
