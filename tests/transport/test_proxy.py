@@ -323,8 +323,10 @@ def test_run_emulator_is_never_proxied(dead_port: int, tmp_path: Path) -> None:
     config.write_text('[[targets]]\nid = "emulated-1"\nenvironment = "mypurecloud.com"\n')
     config.chmod(0o600)
     proc = subprocess.run(
-        [sys.executable, "-m", "genesys_pulse.cli", "run", "--emulator", "--config", str(config)]
-        + ["--duration", "3s", "--output", "jsonl"],
+        [
+            *(sys.executable, "-m", "genesys_pulse.cli", "run", "--emulator"),
+            *("--config", str(config), "--duration", "3s", "--output", "jsonl"),
+        ],
         env=env,
         capture_output=True,
         text=True,
