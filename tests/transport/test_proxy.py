@@ -41,6 +41,8 @@ USER = "alice"
 
 async def _echo_once(url: str, connector: NetConnector) -> str | bytes:
     ws = await open_websocket(url, connector=connector, connect_timeout=10)
+    # through the tunnel, frames are still timed at the system call (on the proxy socket)
+    assert ws.socket is not None and ws.syscall_timestamps
     got: list[str | bytes] = []
     done = trio.Event()
 
