@@ -289,6 +289,17 @@ async def test_a_proxy_failure_is_logged_once_per_cause(
     assert PASSWORD not in lines[0]
 
 
+def test_auth_hint_names_schemes_we_cannot_speak() -> None:
+    from genesys_pulse.transport._connector import _auth_hint
+
+    assert _auth_hint(407, ["NTLM", "Negotiate"], True) == (
+        " (it asks for NTLM, Negotiate; only Basic is supported)"
+    )
+    assert _auth_hint(407, ["Basic", "NTLM"], True) == " (check the proxy credentials)"
+    assert _auth_hint(407, [], False).startswith(" (it wants credentials")
+    assert _auth_hint(403, ["NTLM"], False) == ""
+
+
 # ---------------------------------------------------------------- secrets stay secret
 
 

@@ -233,6 +233,21 @@ _PROXY_READ = 16384
 _USER_AGENT = f"genesys-pulse/{__version__}"
 
 
+def _auth_hint(status: int, schemes: list[str], sent_credentials: bool) -> str:
+    """What to do about a refusal, from its status and ``Proxy-Authenticate`` schemes.
+
+    >>> _auth_hint(407, ["NTLM", "Negotiate"], False)
+    ' (it asks for NTLM, Negotiate; only Basic is supported)'
+    """
+    if status not in (401, 407):  # 407 is the standard; tinyproxy says 401 to bad ones
+        return ""
+    if schemes and not any(s.lower() == "basic" for s in schemes):
+        return f" (it asks for {', '.join(schemes)}; only Basic is supported)"
+    if sent_credentials:
+        return " (check the proxy credentials)"
+    return " (it wants credentials: http://user:password@host:port)"
+
+
 def _printable(raw: bytes, limit: int = 80) -> str:
     text = raw.decode("latin-1")
     return "".join(c if " " <= c <= "~" else "?" for c in text[:limit])
@@ -281,13 +296,12 @@ async def _open_tunnel(stream: trio.abc.Stream, proxy: ProxyURL, host: str, port
                 if conn.trailing_data[0]:
                     raise ProxyError(str(proxy), status, "sent data before the tunnel was used")
                 return
-            hint = ""
-            if status in (401, 407):  # 407 is the standard; tinyproxy says 401 to bad ones
-                hint = (
-                    " (check the proxy credentials)"
-                    if auth is not None
-                    else " (it wants credentials: http://user:password@host:port)"
-                )
+            schemes = [
+                _printable(bytes(v), 40).split(" ", 1)[0]
+                for k, v in event.headers
+                if bytes(k).lower() == b"proxy-authenticate"
+            ]
+            hint = _auth_hint(status, schemes, auth is not None)
             raise ProxyError(
                 str(proxy),
                 status,
