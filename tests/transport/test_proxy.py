@@ -289,6 +289,32 @@ async def test_a_proxy_failure_is_logged_once_per_cause(
     assert PASSWORD not in lines[0]
 
 
+async def test_a_proxy_that_never_answers_or_breaks_http() -> None:
+    """Faults of the proxy itself (injected by stand-ins: tinyproxy does neither)."""
+
+    async def mute(stream: trio.abc.Stream) -> None:
+        await trio.sleep_forever()
+
+    async def garbage(stream: trio.abc.Stream) -> None:
+        await stream.receive_some(4096)
+        await stream.send_all(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+        await trio.sleep_forever()
+
+    with trio.fail_after(GUARD):
+        async with tcp_server(mute) as mute_port, tcp_server(garbage) as garbage_port:
+            for port, kind, text in (
+                (mute_port, "timeout", "no connection within 0.3 s through proxy"),
+                (garbage_port, "proxy", "broke HTTP answering CONNECT"),
+            ):
+                rules = proxy_rules_from_env({"HTTPS_PROXY": f"127.0.0.1:{port}"})
+                with pytest.raises(ConnectError) as info:
+                    await NetConnector(proxy=rules).open_stream(
+                        "login.example", 443, tls=True, timeout=0.3
+                    )
+                assert info.value.kind == kind
+                assert text in str(info.value)
+
+
 def test_auth_hint_names_schemes_we_cannot_speak() -> None:
     from genesys_pulse.transport._connector import _auth_hint
 
