@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -352,6 +353,8 @@ async def _amain(
                     emulator.login_url,
                     emulator.api_url,
                 )
+                # the emulator is in this process, on loopback: never via a proxy
+                config = dataclasses.replace(config, proxy=None)
             redactor = _redacting_log_handler(config, args.log_level)
             telemetry, providers = _telemetry_sinks(config)
             async with trio.open_nursery() as nursery:
