@@ -108,7 +108,8 @@ class FailureCause:
     message: str
 
     def attributes(self) -> dict[str, str]:
-        """The event attributes (semantic-convention keys)."""
+        """The event attributes (semantic-convention keys; the contract is in
+        ``telemetry/_names.py`` and docs/telemetry.md)."""
         out = {"error.type": self.error_type, "error.message": self.message}
         if self.server_address:
             out["server.address"] = self.server_address
