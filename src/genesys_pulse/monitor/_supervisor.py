@@ -288,8 +288,12 @@ class _Base:
         if isinstance(cause, FailureCause):
             return cause
         status = getattr(exc, "status", 0)
-        if isinstance(status, int) and status > 0:
-            return FailureCause(str(status), "", " ".join(str(exc).split())[:200])
+        code = getattr(exc, "code", "")
+        message = " ".join(str(exc).split())[:200]
+        if isinstance(status, int) and status >= 400:
+            return FailureCause(str(status), "", message)  # e.g. "503" after the retries
+        if isinstance(status, int) and status > 0 and isinstance(code, str) and code:
+            return FailureCause(code, "", message)  # e.g. "invalid.response"
         return failure_cause(exc)
 
     def _report_failure(self, cause: FailureCause) -> None:
