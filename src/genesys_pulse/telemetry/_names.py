@@ -68,6 +68,10 @@ A_SERVER_ADDRESS: Final = "server.address"
 A_PING_TYPE: Final = "genesys.ping.type"
 A_REASON: Final = "reason"
 A_METRIC: Final = "metric"
+#: The cause of a failed connect on ``reconnect`` / ``http.retry`` events (with
+#: ``server.address``): see ``transport.FailureCause`` and docs/telemetry.md.
+A_ERROR_TYPE: Final = "error.type"
+A_ERROR_MESSAGE: Final = "error.message"
 
 #: The only keys a ``target_attrs`` mapping may contribute to metric points.
 TARGET_ATTR_KEYS: Final = frozenset({A_ENVIRONMENT, A_SERVER_ADDRESS})
