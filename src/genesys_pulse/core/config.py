@@ -71,6 +71,7 @@ __all__ = [
     "missing_credentials",
     "parse_config",
     "parse_duration",
+    "parse_listen",
     "redacted",
     "with_credentials",
 ]
@@ -385,6 +386,8 @@ class MonitorConfig:
     """The audit journal file; ``None``: no journal."""
     shard: tuple[int, int] | None = None
     """``(index, count)``: this process runs its ``index``-th share of ``count``."""
+    health_listen: tuple[str, int] | None = None
+    """``(host, port)`` of the health endpoint (``/livez``, ``/readyz``); ``None``: none."""
 
 
 # ---------------------------------------------------------------------------
@@ -726,7 +729,7 @@ _GENESYS_KEYS: Final = (
 )
 _WEBSOCKET_KEYS: Final = ("url", "echo_message", "expected_reply")
 _TARGET_KEYS: Final = ("id", "kind", *_TUNABLE_KEYS, *_GENESYS_KEYS, *_WEBSOCKET_KEYS)
-_TOP_KEYS: Final = ("window", "journal_path", "shard", "defaults", "targets")
+_TOP_KEYS: Final = ("window", "journal_path", "shard", "health_listen", "defaults", "targets")
 _LEVEL_KEYS: Final = ("warning", "critical")
 _HYSTERESIS_KEYS: Final = ("raise_k", "raise_n", "clear_m")
 
@@ -761,11 +764,13 @@ _ENV_TOP: Final[dict[str, str]] = {
     "WINDOW": "window",
     "JOURNAL_PATH": "journal_path",
     "SHARD": "shard",
+    "HEALTH_LISTEN": "health_listen",
 }
 ENV_TARGET_VARIABLES: Final = tuple(ENV_PREFIX + k for k in _ENV_TARGET)
 """The single-target override variables (see :func:`parse_config`)."""
 ENV_GLOBAL_VARIABLES: Final = tuple(ENV_PREFIX + k for k in _ENV_TOP)
-"""The variables overriding top-level keys (``window``, ``journal_path``, ``shard``)."""
+"""The variables overriding top-level keys (``window``, ``journal_path``, ``shard``,
+``health_listen``)."""
 
 
 def _env_value(key: str, text: str) -> object:
@@ -1371,6 +1376,13 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) 
                 "shard", s, 'must be [index, count], e.g. [0, 4] (or "0/4" from the environment)'
             )
 
+    health_listen: tuple[str, int] | None = None
+    if "health_listen" in top:
+        try:
+            health_listen = parse_listen(top["health_listen"])
+        except ValueError as exc:
+            ctx.err("health_listen", top["health_listen"], str(exc))
+
     defaults: _Partial = {}
     defaults_failed: set[str] = set()
     if "defaults" in top:
@@ -1409,8 +1421,48 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) 
     if ctx.errors:
         raise ConfigErrors(ctx.errors)
     return MonitorConfig(
-        targets=tuple(targets), window=window, journal_path=journal_path, shard=shard
+        targets=tuple(targets),
+        window=window,
+        journal_path=journal_path,
+        shard=shard,
+        health_listen=health_listen,
     )
+
+
+_LISTEN_RULE: Final = (
+    'must be "HOST:PORT" with HOST an IP address or "localhost" (IPv6 in brackets, '
+    'e.g. "[::1]:9464") and 0 <= PORT <= 65535, e.g. "127.0.0.1:9464", or a bare '
+    "PORT for loopback"
+)
+
+
+def parse_listen(value: object) -> tuple[str, int]:
+    """Parse a health-endpoint address ``"HOST:PORT"`` (or ``"PORT"``: loopback) into ``(host, port)``.
+
+    HOST must be an IP literal (IPv6 in brackets) or ``localhost``: a name
+    resolved at start-up could bind somewhere unexpected. Port 0 asks the
+    kernel for a free port. Raises :class:`ValueError` naming the rule.
+    """
+    if not isinstance(value, str):
+        raise ValueError(_LISTEN_RULE)
+    text = value.strip()
+    if re.fullmatch(r"[0-9]{1,5}", text) and int(text) <= 65535:
+        return "127.0.0.1", int(text)  # a bare port: loopback
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:([0-9]{1,5})|([^:\[\]]+):([0-9]{1,5})", text)
+    if m is None:
+        raise ValueError(_LISTEN_RULE)
+    host = m.group(1) or m.group(3)
+    port = int(m.group(2) or m.group(4))
+    if port > 65535:
+        raise ValueError(_LISTEN_RULE)
+    if host != "localhost":
+        try:
+            addr = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(_LISTEN_RULE) from None
+        if (addr.version == 6) != (m.group(1) is not None):
+            raise ValueError(_LISTEN_RULE)
+    return host, port
 
 
 def loads_config(text: str, env: Mapping[str, str] | None = None) -> MonitorConfig:

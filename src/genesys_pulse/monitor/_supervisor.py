@@ -277,6 +277,7 @@ class _Base:
     ) -> None:
         delay = self._next_delay(retry_after)
         self.probe.connection_state = "backoff"
+        self.probe.last_backoff = (reason, error, trio.current_time() + delay)
         self.probe.event("reconnect", reason=reason, delay_s=round(delay, 3), error=error)
         await trio.sleep(delay)
         self.probe.connection_state = "connecting"
