@@ -90,6 +90,8 @@ async def serve_health(
                 await _serve_one(stream, snapshot, max_lag)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass  # the client went away
+        except Exception as exc:  # never let one request take the monitor down
+            log.warning("health endpoint: request failed: %s: %s", type(exc).__name__, exc)
         finally:
             limiter.release()
             await trio.aclose_forcefully(stream)
