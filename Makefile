@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit setup clean collector helm systemd-tools
+.PHONY: demo test lint typecheck unit setup clean collector helm deploy-tools image
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) collector helm systemd-tools
+unit: $(STAMP) collector helm deploy-tools image
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
@@ -44,14 +44,24 @@ helm:
 	@if command -v go >/dev/null 2>&1 || [ "$$CI" = true ]; then bash deploy/helm/build-helm.sh; \
 	 else echo "Go not found: the Helm chart tests will skip"; fi
 
-# systemd-analyze (Debian's systemd package) for `systemd-analyze verify` of the
-# unit. Installed in CI when missing; locally only reported.
+# Debian packages the deployment tests use: systemd (systemd-analyze verify of
+# the unit), podman, runc and debootstrap (the container image, built over a
+# Debian base made locally: no image registry; runc runs it in the tests).
+# Installed in CI when missing (one apt-get update); locally only reported.
+DEPLOY_TOOLS := systemd-analyze:systemd podman:podman runc:runc debootstrap:debootstrap
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-systemd-tools:
-	@if command -v systemd-analyze >/dev/null 2>&1; then :; \
+deploy-tools:
+	@missing=""; for pair in $(DEPLOY_TOOLS); do \
+	   command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	 if [ -z "$$missing" ]; then :; \
 	 elif [ "$$CI" = true ]; then $(SUDO) apt-get update -q && \
-	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd; \
-	 else echo "systemd-analyze not found: the unit-file tests will skip (make systemd-tools CI=true installs it)"; fi
+	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	 else echo "not installed:$$missing - the tests needing them will skip (CI=true make deploy-tools installs them)"; fi
+
+# The container image (podman), cached by a stamp: deploy/container/build-image.sh.
+image: $(STAMP) deploy-tools
+	@if command -v podman >/dev/null 2>&1 || [ "$$CI" = true ]; then bash deploy/container/build-image.sh; \
+	 else echo "podman not found: the image tests will skip"; fi
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

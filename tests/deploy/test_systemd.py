@@ -39,8 +39,8 @@ def _systemd_analyze() -> str:
     found = shutil.which("systemd-analyze")
     if found is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("systemd-analyze is missing (make systemd-tools installs it)")
-        pytest.skip("systemd-analyze not installed (run `make systemd-tools`)")
+            pytest.fail("systemd-analyze is missing (make deploy-tools installs it)")
+        pytest.skip("systemd-analyze not installed (run `make deploy-tools`)")
     return found
 
 
