@@ -126,7 +126,10 @@ def test_helm_lint(helm: str, tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("collector_config", ["local", "datadog", "honeycomb", "newrelic"])
+COLLECTOR_CONFIGS = ["datadog-agent", "datadog", "honeycomb", "local", "newrelic", "prometheus"]
+
+
+@pytest.mark.parametrize("collector_config", COLLECTOR_CONFIGS)
 def test_rendered_manifests_are_valid_kubernetes(
     helm: str, tmp_path: Path, collector_config: str
 ) -> None:
@@ -238,15 +241,12 @@ def test_bad_values_are_refused(
 def test_chart_collector_configs_match_the_project_configs() -> None:
     """The chart carries copies of otel-collector/*.yaml (Helm reads files inside the chart only)."""
     copies = sorted((CHART / "files" / "collector").glob("*.yaml"))
-    assert [p.name for p in copies] == [
-        "datadog.yaml",
-        "honeycomb.yaml",
-        "local.yaml",
-        "newrelic.yaml",
-    ]
+    project = sorted(p.name for p in COLLECTOR_DIR.glob("*.yaml") if p.name != "builder-config.yaml")
+    assert [p.name for p in copies] == project
+    assert project == sorted(f"{name}.yaml" for name in COLLECTOR_CONFIGS)
     for copy in copies:
         assert copy.read_text() == (COLLECTOR_DIR / copy.name).read_text(), (
-            f"{copy} differs from otel-collector/{copy.name}: copy it again"
+            f"{copy} differs from otel-collector/{copy.name}: cp otel-collector/{copy.name} {copy}"
         )
 
 

@@ -1,7 +1,7 @@
 """Topic event generators for the emulator's streaming socket.
 
 Only topics with a generator produce events; subscribing to any other topic is
-accepted but stays silent. Shapes follow ``shared/reference/genesys-cloud.md``
+accepted but stays silent. Shapes follow ``docs/facts/genesys-cloud.md``
 §3-§4: every event is a notification envelope with ``topicName``,
 ``version``, ``eventBody`` and ``metadata.CorrelationId``.
 """
@@ -77,7 +77,7 @@ def _iso(moment: _dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-_QUEUE_OBS = re.compile(r"^v2\.analytics\.queues\.([^.]+)\.observations$")
+_QUEUE_OBS = re.compile(r"\Av2\.analytics\.queues\.([^.]+)\.observations\Z")
 
 _OBSERVATION_METRICS = ("oAlerting", "oWaiting", "oInteracting", "oOnQueueUsers", "oOffQueueUsers")
 
@@ -111,7 +111,7 @@ Generator = Callable[[random.Random], dict[str, Any]]
 
 def generator_for(topic: str) -> Generator | None:
     """The event-body generator for ``topic``, or ``None`` when it is silent."""
-    match = _QUEUE_OBS.match(topic)
+    match = _QUEUE_OBS.fullmatch(topic)
     if match is not None:
         queue_id = match.group(1)
         return lambda rng: queue_observation(queue_id, rng)
