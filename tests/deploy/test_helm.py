@@ -241,7 +241,9 @@ def test_bad_values_are_refused(
 def test_chart_collector_configs_match_the_project_configs() -> None:
     """The chart carries copies of otel-collector/*.yaml (Helm reads files inside the chart only)."""
     copies = sorted((CHART / "files" / "collector").glob("*.yaml"))
-    project = sorted(p.name for p in COLLECTOR_DIR.glob("*.yaml") if p.name != "builder-config.yaml")
+    project = sorted(
+        p.name for p in COLLECTOR_DIR.glob("*.yaml") if p.name != "builder-config.yaml"
+    )
     assert [p.name for p in copies] == project
     assert project == sorted(f"{name}.yaml" for name in COLLECTOR_CONFIGS)
     for copy in copies:
