@@ -300,6 +300,36 @@ def pod_environment(
     return env
 
 
+def container_command(
+    podman: list[str],
+    pod_spec: dict[str, Any],
+    container: dict[str, Any],
+    mounts: dict[str, str],
+    env: dict[str, str],
+    *,
+    name: str,
+) -> list[str]:
+    """``podman run`` of ``container`` as the kubelet would run it (see the fleet test)."""
+    from .conftest import IMAGE, RUN_LIMITS
+
+    ctx = container["securityContext"]
+    pod_ctx = pod_spec["securityContext"]
+    assert ctx["readOnlyRootFilesystem"] is True and ctx["capabilities"]["drop"] == ["ALL"]
+    cmd = [*podman, "run", "--rm", "--name", name, "--network", "host", *RUN_LIMITS]
+    cmd += ["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+    cmd += ["--user", f"{pod_ctx['runAsUser']}:{pod_ctx['runAsGroup']}"]
+    for mount in container["volumeMounts"]:
+        if mount["mountPath"] == "/tmp":
+            cmd += ["--tmpfs", "/tmp"]  # the emptyDir
+        else:
+            ro = ":ro" if mount.get("readOnly") else ""
+            cmd += ["--volume", f"{mounts[mount['mountPath']]}:{mount['mountPath']}{ro}"]
+    for key in env:
+        cmd += ["--env", key]  # the value comes from podman's environment, not argv
+    cmd += ["--entrypoint", container["command"][0], IMAGE, *container["args"]]
+    return cmd
+
+
 @pytest.fixture
 def emulator() -> Iterator[dict[str, str]]:
     proc = subprocess.Popen(
@@ -323,9 +353,24 @@ def emulator() -> Iterator[dict[str, str]]:
 
 
 @pytest.mark.collector
+@pytest.mark.parametrize("runner", ["process", "image"])
 def test_three_rendered_pods_share_the_targets(
-    helm: str, collector_binary: Path, emulator: dict[str, str], tmp_path: Path
+    helm: str,
+    collector_binary: Path,
+    emulator: dict[str, str],
+    tmp_path: Path,
+    runner: str,
+    request: pytest.FixtureRequest,
 ) -> None:
+    """Three pods of the rendered StatefulSet, as local processes or as containers of the image.
+
+    ``image``: each pod runs in ``localhost/genesys-pulse`` (``make image``) with podman,
+    with the pod's command, user, read-only root filesystem, dropped capabilities,
+    ``/tmp`` as the ``emptyDir`` and the ConfigMap mounted at its mount path -- so
+    only the health port differs from the pod (host network instead of one network
+    namespace per pod).
+    """
+    podman: list[str] | None = request.getfixturevalue("podman") if runner == "image" else None
     target_ids = [f"org-{org['name']}-{i:02d}" for org in ORGS for i in range(6)]
     toml = ['window = "60s"']
     for tid in target_ids:
@@ -398,23 +443,30 @@ def test_three_rendered_pods_share_the_targets(
                     secrets=secrets,
                 )
                 assert env["GENESYS_PULSE_SHARD"] == f"{i}/3"
-                # substitution 1: mounted paths live under this pod's directory
-                for name, value in env.items():
-                    for mount_path, local in mounts.items():
-                        if value.startswith(mount_path + "/"):
-                            env[name] = local + value[len(mount_path) :]
-                assert Path(env["GENESYS_PULSE_CONFIG"]).is_file()
-                # substitution 2: the pod's own network namespace -> a loopback port
+                # the pod's own network namespace -> a loopback port of this machine
                 assert env["GENESYS_PULSE_HEALTH_LISTEN"] == f"0.0.0.0:{health_port}"
                 env["GENESYS_PULSE_HEALTH_LISTEN"] = f"127.0.0.1:{local_ports[i]}"
                 command = [*container["command"], *container["args"]]
                 assert command[0] == "/opt/genesys-pulse/bin/genesys-pulse"
-                command[0] = str(Path(sys.executable).parent / "genesys-pulse")
+                if podman is None:
+                    # a process: mounted paths live under this pod's directory
+                    for name, value in env.items():
+                        for mount_path, local in mounts.items():
+                            if value.startswith(mount_path + "/"):
+                                env[name] = local + value[len(mount_path) :]
+                    assert Path(env["GENESYS_PULSE_CONFIG"]).is_file()
+                    command[0] = str(Path(sys.executable).parent / "genesys-pulse")
+                    child_env = {**env, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+                else:
+                    command = container_command(
+                        podman, pod_spec, container, mounts, env, name=f"{pod_name}-{os.getpid()}"
+                    )
+                    child_env = {**os.environ, **env}  # podman passes each -e NAME from here
                 with (root / "stderr.log").open("wb") as log:
                     procs.append(
                         subprocess.Popen(
                             command,
-                            env={**env, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                            env=child_env,
                             stdout=subprocess.DEVNULL,
                             stderr=log,  # the child keeps its own copy of the descriptor
                             cwd=root,
@@ -423,7 +475,7 @@ def test_three_rendered_pods_share_the_targets(
 
             # the kubelet's readiness probe, on each instance
             for i, port in enumerate(local_ports):
-                deadline = time.monotonic() + WAIT
+                deadline = time.monotonic() + WAIT * (2 if podman else 1)
                 while True:
                     assert procs[i].poll() is None, (tmp_path / pods[i] / "stderr.log").read_text()
                     try:

@@ -1,6 +1,6 @@
 """The container image built by ``make image`` (deploy/container/build-image.sh, podman).
 
-The image the Helm chart runs by default layout: the executable at
+The layout the Helm chart expects: the executable at
 ``/opt/genesys-pulse/bin/genesys-pulse`` (the chart's ``image.command``), a
 non-root user (10001, the chart's ``runAsUser``), and a monitor that runs
 with a read-only root filesystem and only ``/tmp`` writable -- here with the
@@ -12,47 +12,13 @@ Missing image: skip locally (``make image`` was not run), fail in CI.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-from pathlib import Path
 
-import pytest
-
-from collector._collector import in_ci
 from genesys_pulse import __version__
 
-REPO = Path(__file__).resolve().parents[2]
-BUILD = REPO / "deploy" / "container" / "_build"
-IMAGE = f"localhost/genesys-pulse:{__version__}"
+from .conftest import IMAGE, RUN_LIMITS
+
 CHART_COMMAND = "/opt/genesys-pulse/bin/genesys-pulse"
-
-
-@pytest.fixture(scope="module")
-def podman() -> list[str]:
-    tool = shutil.which("podman")
-    cmd = [
-        tool or "podman",
-        "--root",
-        str(BUILD / "storage"),
-        "--runroot",
-        str(BUILD / "run"),
-        "--storage-driver",
-        "vfs",
-        # the CI container has hybrid cgroups, which crun refuses; runc with
-        # cgroupfs runs there (and anywhere else)
-        "--runtime",
-        "runc",
-        "--cgroup-manager",
-        "cgroupfs",
-    ]
-    if tool is not None:
-        exists = subprocess.run([*cmd, "image", "exists", IMAGE], timeout=60, check=False)
-        if exists.returncode == 0:
-            return cmd
-    reason = f"image {IMAGE} not built: run `make image` (podman, debootstrap; minutes)"
-    if in_ci():
-        pytest.fail(f"CI=true but {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def podman_run(
@@ -68,11 +34,7 @@ def podman_run(
             "--read-only",
             "--tmpfs",
             "/tmp",
-            # limits at or below the CI container's (raising them is not permitted there)
-            "--ulimit",
-            "nofile=1024:1024",
-            "--ulimit",
-            "nproc=1024:1024",
+            *RUN_LIMITS,
             *args,
         ],
         capture_output=True,
