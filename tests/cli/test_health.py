@@ -155,6 +155,42 @@ def test_silent_client_is_cut_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -
     trio.run(main)
 
 
+def test_garbage_and_too_many_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not HTTP: 400. Beyond the connection bound: closed at once, while the others are served."""
+    monkeypatch.setattr(_health, "MAX_CONNECTIONS", 2)
+    # long enough that an early close of the extra connection can only be the bound
+    monkeypatch.setattr(_health, "REQUEST_DEADLINE", 30.0)
+
+    async def main() -> None:
+        listeners = await _health.open_health_listeners("127.0.0.1", 0)
+        port = listeners[0].socket.getsockname()[1]
+        async with trio.open_nursery() as nursery:
+            await nursery.start(_health.serve_health, listeners, lambda: None)
+            with trio.fail_after(WAIT):
+                bad = await trio.open_tcp_stream("127.0.0.1", port)
+                await bad.send_all(b"NOT HTTP AT ALL\r\n\r\n")
+                answer = b""
+                while chunk := await bad.receive_some(4096):
+                    answer += chunk
+                assert answer.startswith(b"HTTP/1.1 400 "), answer
+                await bad.aclose()
+
+                silent = [await trio.open_tcp_stream("127.0.0.1", port) for _ in range(2)]
+                # accepted in connection order (the kernel's accept queue), so these two
+                # hold both slots before the next one is accepted
+                extra = await trio.open_tcp_stream("127.0.0.1", port)
+                assert await extra.receive_some(100) == b""  # closed without an answer
+                await extra.aclose()
+                await silent[0].send_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+                first = await silent[0].receive_some(4096)
+                assert first.startswith(b"HTTP/1.1 200 "), first
+                for s in silent:
+                    await s.aclose()
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
 def test_target_that_cannot_log_in_is_not_ready() -> None:
     """Emulator fault: every login fails -> the target never connects -> 503 with the reason."""
     port = free_port()
