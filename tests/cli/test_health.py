@@ -206,7 +206,7 @@ def test_target_that_cannot_log_in_is_not_ready() -> None:
             base + "/readyz",
             lambda r: (
                 r.status_code == 503
-                and r.json()["targets"].get("emulated-target", {}).get("last_backoff")
+                and r.json().get("targets", {}).get("emulated-target", {}).get("last_backoff")
             ),
         )
         body = r.json()
@@ -241,8 +241,9 @@ def test_refused_port_is_not_ready_while_the_other_target_is(tmp_path: Path) -> 
             base + "/readyz",
             lambda r: (
                 r.status_code == 503
-                and r.json()["targets"].get("emulated-target", {}).get("state") == "connected"
-                and "last_backoff" in r.json()["targets"].get("refused-target", {})
+                and r.json().get("targets", {}).get("emulated-target", {}).get("state")
+                == "connected"
+                and "last_backoff" in r.json().get("targets", {}).get("refused-target", {})
             ),
         )
         body = r.json()

@@ -104,7 +104,11 @@ async def serve_health(
 def _answer(snapshot: SnapshotSource, path: str, max_lag: float | None) -> tuple[int, Any]:
     snap = snapshot()
     if snap is None:
-        body: dict[str, Any] = {"status": "starting", "reason": "the monitor is starting"}
+        body: dict[str, Any] = {
+            "status": "starting",
+            "reason": "the monitor is starting",
+            "targets": {},
+        }
         if path == "/livez":
             return 200, {"status": "alive", "detail": "the monitor is starting"}
         return 503, body
