@@ -70,5 +70,6 @@ mkdir -p "$build/context"
 "$python" -m pip wheel -q --wheel-dir "$build/context" "$repo"
 "${podman[@]}" build --isolation chroot --network host --build-arg "BASE=$base" \
   -f "$here/Containerfile" -t "$image" "$build/context"
+"${podman[@]}" image prune -f >/dev/null   # earlier builds' layers (vfs keeps full copies)
 echo "$want" > "$stamp"
 echo "build-image.sh: built $image in $((SECONDS - start)) s"
