@@ -128,6 +128,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="monitor only the targets of shard I of N (stable hash of the target id)",
     )
+    from . import _service
+
+    _service.add_arguments(parser)
 
 
 def _err(message: str) -> None:
@@ -246,6 +249,13 @@ def main(args: argparse.Namespace) -> int:
         import dataclasses
 
         config = dataclasses.replace(config, shard=shard)
+    try:
+        from ._service import configure
+
+        config = configure(args, config)  # --health-listen
+    except ConfigError as exc:
+        _print_config_errors([exc])
+        return EXIT_CONFIG
     if not config.targets:
         _err(
             "no targets configured: give --config FILE (or set GENESYS_PULSE_* variables), "
@@ -336,7 +346,13 @@ async def _amain(
 
     from ._dashboard import Dashboard
     from ._output import JsonLines
+    from ._service import Service, ServiceError
 
+    try:
+        service = await Service.open(config)  # health endpoint, systemd notifications
+    except ServiceError as service_error:
+        _err(str(service_error))
+        return EXIT_CONFIG
     started = time.time()
     stop = trio.CancelScope()
 
@@ -367,6 +383,7 @@ async def _amain(
             telemetry, providers = _telemetry_sinks(config)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_watch_signals, stop)
+                await service.start(nursery)
                 nursery.start_soon(sink.writer.run if isinstance(sink, JsonLines) else sink.run)
                 with stop:
                     if duration is not None:
@@ -381,7 +398,9 @@ async def _amain(
                         )
                     )
                     sink_monitor(sink, monitor)
+                    service.ready(monitor)
                     await _until_all_stopped(monitor)
+                service.stopping()
                 nursery.cancel_scope.cancel()
     except* _auth_errors() as group:
         rc = EXIT_AUTH

@@ -326,6 +326,7 @@ class _Base:
             cause = self._cause(exc)
             self._report_failure(cause)
             attrs.update(cause.attributes())
+        self.probe.last_backoff = (reason, error, trio.current_time() + delay)
         self.probe.event("reconnect", reason=reason, delay_s=round(delay, 3), error=error, **attrs)
         await trio.sleep(delay)
         self.probe.connection_state = "connecting"
