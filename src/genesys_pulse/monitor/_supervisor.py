@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 from genesys_pulse.core import _messages as msgs
 from genesys_pulse.core._backoff import Backoff
 from genesys_pulse.core.config import TargetConfig
-from genesys_pulse.core.model import EVENT_NAMES, AttrValue
+from genesys_pulse.core.model import EVENT_NAMES, AttrValue, ProbeKind
 from genesys_pulse.transport import (
     CloseInfo,
     Connector,
@@ -152,6 +152,10 @@ class _Base:
     def on_link_dead(self, link: Link) -> None:
         """Wake the supervisor loop."""
         self._wake.set()
+
+    def on_late_answer(self, link: Link, kind: str, seq: int, sent: float, t: float) -> None:
+        """Forward a late answer (the true RTT of a timed-out ping) to the probe."""
+        self.probe.record_late(link, ProbeKind(kind), seq, sent, t)
 
     def _classify(self, data: str | bytes) -> tuple[str, str] | None:
         raise NotImplementedError
