@@ -159,6 +159,35 @@ def test_app_matcher_validates() -> None:
         AppPongMatcher(timeout=1.0, horizon=0.5)
 
 
+def test_control_pongs_match_by_payload_only() -> None:
+    m = ControlPongMatcher(timeout=1.0)
+    p0 = m.on_sent(0, 0.0)
+    p1 = m.on_sent(1, 0.5)
+    assert p0 == control_payload(0) and p0 != p1
+    # pong for 1 does not acknowledge 0
+    assert m.on_pong(p1, 0.6) == answered(1, 0.5, 0.1)
+    assert m.pending == 1
+    assert m.on_deadline(0, 1.0) == timed_out(0, 0.0)
+    assert m.on_deadline(1, 1.5) is None
+    assert m.on_pong(p0, 1.2) == late(0, 0.0, 1.2)
+    assert m.on_pong(p0, 1.3) is None  # duplicate
+    assert m.on_pong(b"unknown", 1.4) is None
+    assert (m.strays, m.late_pongs) == (2, 1)
+
+
+def test_control_late_pong_after_horizon_is_a_stray() -> None:
+    m = ControlPongMatcher(timeout=1.0)
+    p0 = m.on_sent(0, 0.0)
+    m.on_deadline(0, 1.0)
+    assert m.on_pong(p0, 10.5) is None  # past the horizon (10 x timeout)
+    assert m.strays == 1
+    m.on_sent(1, 11.0, payload=b"x")
+    with pytest.raises(ValueError):
+        m.on_sent(2, 11.0, payload=b"x")
+    assert len(control_payload(10**30)) <= 125
+    assert m.close() == [timed_out(1, 11.0)]
+
+
 def test_control_pongs_are_exact_under_delay_beyond_the_interval() -> None:
     # interval 0.5, timeout 0.4, every control pong 1.1 s late, in order: each
     # pong answers exactly the ping whose payload it echoes
