@@ -241,7 +241,16 @@ class ControlPongMatcher:
       max_owed: bound on remembered timed-out pings.
     """
 
-    __slots__ = ("_owed", "_pending", "_seq_payload", "horizon", "late_pongs", "max_owed", "strays")
+    __slots__ = (
+        "_owed",
+        "_pending",
+        "_seq_payload",
+        "horizon",
+        "late_pongs",
+        "lost_pongs",
+        "max_owed",
+        "strays",
+    )
 
     def __init__(self, timeout: float, horizon: float | None = None, *, max_owed: int = 64) -> None:
         if not timeout > 0:
@@ -253,6 +262,8 @@ class ControlPongMatcher:
         self._owed: dict[bytes, tuple[int, float]] = {}
         self.strays = 0
         self.late_pongs = 0
+        self.lost_pongs = 0
+        """Timed-out pings forgotten without a pong (past the horizon, or beyond ``max_owed``)."""
 
     @property
     def pending(self) -> int:
@@ -287,6 +298,7 @@ class ControlPongMatcher:
             if owed[payload][1] + horizon >= now:
                 break
             del owed[payload]
+            self.lost_pongs += 1
 
     def on_pong(self, payload: bytes, t: float) -> Resolution | None:
         """A pong echoing ``payload`` arrived at ``t``."""
@@ -313,6 +325,7 @@ class ControlPongMatcher:
         self._owed[payload] = (seq, sent)
         if len(self._owed) > self.max_owed:
             del self._owed[next(iter(self._owed))]
+            self.lost_pongs += 1
         return Resolution(seq, sent, None, True)
 
     def close(self) -> list[Resolution]:

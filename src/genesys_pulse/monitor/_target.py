@@ -202,8 +202,17 @@ class TargetProbe:
         stalled: bool,
         planned: bool = False,
         reason: str = "no_answer",
+        rtt_level: bool = True,
     ) -> Sample:
-        """Account for one probe slot (control/application), build its sample, deliver it."""
+        """Account for one probe slot (control/application), build its sample, deliver it.
+
+        ``rtt_level=False`` keeps a timed-out slot away from the RTT threshold
+        machine: a ping that was sent and timed out is observed there once,
+        later -- by its late RTT, or as a timeout when it is declared lost --
+        and a slot that sent nothing because the previous ping is owed has no
+        RTT of its own. The timeout counter, stability and the
+        consecutive-timeout level take the slot at once.
+        """
         st = self.state[kind]
         ipdv = st.stats.record(rtt, planned=planned, local_stall=stalled)
         timed_out = rtt is None
@@ -223,7 +232,8 @@ class TargetProbe:
         if not (planned or stalled):
             m = st.machines
             st.consecutive = st.consecutive + 1 if timed_out else 0
-            self._transition(kind, m["rtt"].observe(rtt))
+            if rtt_level or not timed_out:
+                self._transition(kind, m["rtt"].observe(rtt))
             if ipdv is not None:
                 self._transition(kind, m["jitter"].observe(ipdv))
             self._transition(kind, m["consecutive_timeouts"].observe(float(st.consecutive)))
@@ -384,6 +394,7 @@ class TargetProbe:
         app = ProbeKind.APPLICATION in kinds
         timeout = self.cfg.timeout
         t0 = trio.current_time()
+        lost_c, lost_a = link.control.lost_pongs, link.app.lost_pongs
         # Stop-and-wait (core _pong): while the previous application ping is
         # owed, this slot's is deferred until its pong arrives (within the slot)
         app_now = app and link.app.may_send(t0)
@@ -451,6 +462,9 @@ class TargetProbe:
                     link.app.refine_sent(k, sent_a)
                     dl_a = min(sent_a + timeout, next_due)
                     scope.deadline = max(scope.deadline, dl_a)
+        # pings declared lost (past the horizon): their RTT level sees a timeout now
+        self._observe_lost(ProbeKind.CONTROL, link.control.lost_pongs - lost_c, stalled=late)
+        self._observe_lost(ProbeKind.APPLICATION, link.app.lost_pongs - lost_a, stalled=late)
         if sending and scope.cancelled_caught:
             # a write blocked for a whole interval: the stream is unusable
             link.declare_dead("send_stalled")
@@ -511,10 +525,21 @@ class TargetProbe:
         reason: str,
     ) -> bool:
         timed_out = rtt is None
-        self.record(kind, k, due, sent, rtt, at, stalled=stalled, reason=reason)
+        # a sent ping's RTT level waits for its late answer or its loss
+        rtt_level = reason not in ("no_answer", PREVIOUS_UNANSWERED)
+        self.record(
+            kind, k, due, sent, rtt, at, stalled=stalled, reason=reason, rtt_level=rtt_level
+        )
         if timed_out and not stalled:
             self.event("timeout", probe=kind.value, seq=k, reason=reason)
         return timed_out
+
+    def _observe_lost(self, kind: ProbeKind, n: int, *, stalled: bool) -> None:
+        st = self.state.get(kind)
+        if st is None or stalled:
+            return
+        for _ in range(n):
+            self._transition(kind, st.machines["rtt"].observe(None))
 
     def record_late(self, link: Link, kind: ProbeKind, k: int, sent: float, t: float) -> None:
         """The pong of timed-out slot ``k`` arrived at ``t``: record its true RTT as a late answer.
