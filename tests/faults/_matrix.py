@@ -295,6 +295,161 @@ def _proxy_delay_check(ctx: Ctx) -> str:
     return f"threshold.breach/clear rtt; application RTT median {med * 1000:.1f} ms (+200 ms added)"
 
 
+# -- truth beyond the interval (issue: late vs lost pongs) ------------------------
+
+I_TRUTH = 0.5  # real-clock rows: interval
+T_TRUTH = 0.25  # and timeout (1.2 x T = 0.3 s < I; 1.2 x I = 0.6 s; 2.2 x I = 1.1 s)
+LATE_TOLERANCE = 0.002  # a late answer's RTT is the injected delay within 2 ms
+LOADED_SLACK = 0.050
+"""Real-clock rows run emulator, proxy and monitor in one process on 2 cores shared
+with other work: there each late RTT is within 50 ms of the delay (the same
+scheduling noise every loopback RTT has; the median and max are reported).
+MockClock rows hold every late RTT within 2 ms (exactly 0 in practice). A wrong
+attribution is off by at least the interval (500 ms) or shows an RTT below the
+delay."""
+BELOW_TOLERANCE = 0.005  # no RTT more than 5 ms below the injected delay
+TRUTH_HOLD = 5.0  # seconds the delay is held (then removed, recovery measured)
+
+
+def _delay_beyond(
+    where: Literal["server", "network"], delay: float
+) -> Callable[[Ctx], Awaitable[None]]:
+    """In-order delay ``delay``: added by the emulator to application pongs, or by the
+    TCP fault proxy to everything the server sends (control and application pongs alike)."""
+
+    async def inject(ctx: Ctx) -> None:
+        ctx.extra["delay"] = delay
+        if where == "server":
+            ctx.emu.faults.set_pong_delay("app", Delay.fixed(delay))
+        else:
+            assert ctx.proxy is not None
+            ctx.proxy.downstream.delay = fixed_delay(delay)
+        await trio.sleep(TRUTH_HOLD)
+        # levels at the end of the fault, before it is removed
+        ctx.extra["levels"] = ctx.monitor.targets[TARGET].levels()
+        if where == "server":
+            ctx.emu.faults.set_pong_delay("app", None)
+        else:
+            assert ctx.proxy is not None
+            ctx.proxy.downstream.delay = None
+        ctx.t_clear = trio.current_time()
+
+    return inject
+
+
+def _delay_beyond_check(where: Literal["server", "network"]) -> Callable[[Ctx], str]:
+    def check(ctx: Ctx) -> str:
+        delay: float = ctx.extra["delay"]
+        assert ctx.t_clear is not None
+        kinds = (APP,) if where == "server" else (APP, CTRL)
+        parts = []
+        for kind in kinds:
+            # every probe sent during the fault (after the first one that met it)
+            during = [
+                s
+                for _t, s in ctx.rec.probes(kind, TARGET)
+                if ctx.t_inject + 0.05 <= s.scheduled_mono <= ctx.t_clear - delay - 0.05
+            ]
+            assert len(during) >= int(TRUTH_HOLD / I_TRUTH) - 4, len(during)
+            answered = [s for s in during if not s.timed_out]
+            assert not answered, (
+                f"{kind.value}: {len(answered)} answered, RTTs {[s.rtt_s for s in answered][:4]}"
+            )
+            # no RTT reported below the truth, anywhere after the injection
+            low = [
+                s.rtt_s
+                for _t, s in ctx.rec.probes(kind, TARGET)
+                if s.rtt_s is not None
+                and s.sent_mono is not None
+                and ctx.t_inject + 0.05 <= s.sent_mono <= ctx.t_clear - delay - 0.05
+                and s.rtt_s < delay - BELOW_TOLERANCE
+            ]
+            assert not low, f"{kind.value} RTTs below the injected {delay} s: {low[:4]}"
+            lates = [
+                s
+                for _t, s in ctx.rec.lates(kind, TARGET)
+                if s.sent_mono is not None
+                and ctx.t_inject + 0.05 <= s.sent_mono <= ctx.t_clear - delay - 0.05
+            ]
+            assert lates, f"no {kind.value} late answers"
+            errs = [s.late_rtt_s - delay for s in lates if s.late_rtt_s is not None]
+            assert len(errs) == len(lates)
+            shown = [round(e * 1000, 3) for e in errs]
+            each = LATE_TOLERANCE if ctx.fault.clock == "mock" else LOADED_SLACK
+            assert all(-1e-9 <= e <= each for e in errs), f"{kind.value} late - delay: {shown} ms"
+            med = sorted(errs)[len(errs) // 2]
+            seqs = {s.seq for s in during}
+            assert {s.seq for s in lates} <= seqs | {min(seqs) - 1}, "a late answer for no timeout"
+            skipped = sum(s.timeout_reason == "previous_ping_unanswered" for s in during)
+            parts.append(
+                f"{kind.value}: {len(during)} timeouts ({skipped} unsent: previous unanswered), "
+                f"{len(lates)} late answers, RTT - delay median {med * 1000:.1f} ms, "
+                f"max {max(errs) * 1000:.1f} ms"
+            )
+        levels = ctx.extra["levels"]
+        for kind in kinds:
+            for metric in ("rtt", "consecutive_timeouts"):
+                key = f"{kind.value}.{metric}"
+                assert levels[key] == "critical", (key, levels[key])
+        expect_reported(ctx, "timeout", probe="application")
+        expect_reported(ctx, "threshold.breach", metric="rtt", probe="application")
+        if where == "server":
+            assert not lost_after(ctx), "the link was dropped although control pings answered"
+        return "; ".join(parts) + "; levels critical"
+
+    return check
+
+
+def _delay_beyond_fault(
+    name: str, where: Literal["server", "network"], delay: float, clock: str = "real"
+) -> Fault:
+    if clock == "mock":
+        return Fault(
+            name,
+            _delay_beyond(where, delay),
+            _delay_beyond_check(where),
+            detect=first("timeout", probe="application"),
+            bound=T_TRUTH + I_TRUTH,
+            recover_bound=delay + 2 * I_TRUTH,
+            recovered=first_answered(APP),
+            tunables={"interval": I_TRUTH, "timeout": T_TRUTH},
+            warmup=2.0,
+            observe=TRUTH_HOLD + delay + 3 * I_TRUTH + 0.5,
+        )
+    return Fault(
+        name,
+        _delay_beyond(where, delay),
+        _delay_beyond_check(where),
+        detect=first("timeout", probe="application"),
+        bound=T_TRUTH + I_TRUTH + REAL_SLACK,
+        # stop-and-wait: the owed pong arrives within ``delay`` of its send,
+        # the next slot then answers in time
+        recover_bound=delay + 2 * I_TRUTH + REAL_SLACK,
+        recovered=first_answered(APP),
+        mode="tcp",
+        clock="real",
+        proxy=where == "network",
+        tunables={"interval": I_TRUTH, "timeout": T_TRUTH},
+        warmup=1.5,
+        observe=TRUTH_HOLD + delay + 3 * I_TRUTH + 0.5,
+    )
+
+
+TRUTH_DELAYS = {
+    "1.2 x timeout": 1.2 * T_TRUTH,
+    "1.2 x interval": 1.2 * I_TRUTH,
+    "2.2 x interval": 2.2 * I_TRUTH,
+}
+TRUTH_FAULTS = [
+    _delay_beyond_fault(f"{where} delay {label}", where, d)
+    for where in ("server", "network")
+    for label, d in TRUTH_DELAYS.items()
+] + [
+    _delay_beyond_fault(f"server delay {label} (MockClock)", "server", d, "mock")
+    for label, d in TRUTH_DELAYS.items()
+]
+
+
 def _rtt_cleared_any(ctx: Ctx) -> float | None:
     assert ctx.t_clear is not None
     got = ctx.rec.named("threshold.clear", ctx.t_clear, metric="rtt")

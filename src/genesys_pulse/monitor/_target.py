@@ -558,7 +558,10 @@ class TargetProbe:
         stalled = self._lag.stalled_during(sent, t)
         st.stats.record_late(rtt)
         if not stalled:
-            self._transition(kind, st.machines["rtt"].observe(rtt))
+            # a timed-out probe is never better than critical: a late RTT below
+            # the critical level (timeout < critical) is observed as a timeout
+            critical = st.stats.probe.critical_rtt
+            self._transition(kind, st.machines["rtt"].observe(rtt if rtt >= critical else None))
         sched = self.schedule
         due = sched.due(k) if sched is not None else sent
         self._d.sample(
