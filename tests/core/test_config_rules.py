@@ -101,7 +101,7 @@ CASES: list[tuple[str, object, str]] = [
     (f"{T0}.heartbeat_period", "2h", "maximum"),
     (f"{T0}.reconnect_max_delay", "500ms", "1 s minimum"),
     (f"{T0}.reconnect_max_delay", "10min", "5 min maximum"),
-    (f"{T0}.reconnect_max_delay", -1, "greater than zero"),
+    (f"{T0}.reconnect_max_delay", -1, "non-negative"),
     (f"{T0}.stability_window", 5, "between 10 and"),
     (f"{T0}.stability_window", 10**6, "between 10 and"),
     (f"{T0}.stability_window", 30.5, "whole number"),
