@@ -42,7 +42,7 @@ from genesys_pulse.emulator._netem import fixed_delay
 from genesys_pulse.monitor import AuthenticationRefused
 from genesys_pulse.monitor._supervisor import CONNECT_TIMEOUT
 from genesys_pulse.monitor._target import DEAD_AFTER
-from genesys_pulse.transport import NetConnector, open_websocket
+from genesys_pulse.transport import ConnectError, NetConnector, open_websocket
 
 from ._harness import (
     TARGET,
@@ -184,7 +184,11 @@ def _drop_check(kind: ProbeKind) -> Callable[[Ctx], str]:
     def check(ctx: Ctx) -> str:
         lost = timed_out(ctx, kind, ctx.t_inject)
         assert 4 <= len(lost) <= 6, f"{len(lost)} {kind.value} timeouts for 5 s of drops"
-        assert all(s.sent_mono is not None for s in lost)
+        # probe timeouts, not disconnection: sent and unanswered, or (application,
+        # stop-and-wait) not sent because the previous ping was still owed
+        unsent = [s for s in lost if s.sent_mono is None]
+        assert all(s.timeout_reason == "previous_ping_unanswered" for s in unsent), unsent[:1]
+        assert kind is APP or not unsent
         assert not timed_out(ctx, other, 0), f"{other.value} probes timed out"
         events = ctx.rec.named("timeout", ctx.t_inject, probe=kind.value)
         assert len(events) == len(lost), (len(events), len(lost))
@@ -193,7 +197,8 @@ def _drop_check(kind: ProbeKind) -> Callable[[Ctx], str]:
         spans = [a for n, a in ctx.tel.span_events() if n == "ping.timeout"]
         assert all(a.get("genesys.ping.type") == kind.value for a in spans), spans[:2]
         assert not lost_after(ctx), "the link was dropped although the other probe answered"
-        return f"{len(lost)} {kind.value} timeouts (0 {other.value}); ping.timeout span+audit"
+        held = f" ({len(unsent)} unsent: previous unanswered)" if unsent else ""
+        return f"{len(lost)} {kind.value} timeouts{held} (0 {other.value}); ping.timeout span+audit"
 
     return check
 
@@ -842,6 +847,78 @@ def _refused_port_check(ctx: Ctx) -> str:
     )
 
 
+OUTAGE = 30.0  # "server down 30 s"
+RECONNECT_MAX_DELAY = 5.0  # the default reconnect_max_delay
+
+
+class DownConnector:
+    """Wraps the emulator's connector; while ``down``, every connect is refused
+    (as a crashed server's closed port: ``ConnectError(kind="refused")``)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.down = False
+        self.attempts: list[tuple[float, bool]] = []
+
+    async def open_stream(
+        self,
+        host: str,
+        port: int,
+        *,
+        tls: bool,
+        timeout: float,  # noqa: ASYNC109
+    ) -> trio.abc.Stream:
+        self.attempts.append((trio.current_time(), self.down))
+        if self.down:
+            await trio.lowlevel.checkpoint()
+            err = ConnectionRefusedError(111, "Connection refused")
+            raise ConnectError(host, port, "refused", err) from err
+        return await self.inner.open_stream(host, port, tls=tls, timeout=timeout)
+
+
+async def _server_down(ctx: Ctx) -> None:
+    conn: DownConnector = ctx.extra["connector"]
+    conn.down = True
+    ctx.extra["down_at"] = trio.current_time()
+    assert ctx.emu.faults.close(1001, "server going down") == 1
+    await trio.sleep(OUTAGE)
+    conn.down = False
+    ctx.t_clear = trio.current_time()
+
+
+def _server_down_check(ctx: Ctx) -> str:
+    assert ctx.t_clear is not None
+    conn: DownConnector = ctx.extra["connector"]
+    (t_back, ev), *_ = ctx.rec.named("connection.restored", ctx.t_clear)
+    noticed = t_back - ctx.t_clear
+    assert noticed <= RECONNECT_MAX_DELAY + TICK, f"recovery noticed after {noticed:.3f} s"
+    outage_s = ev.attributes["outage_s"]
+    unc = ev.attributes["outage_uncertainty_s"]
+    assert isinstance(outage_s, float) and isinstance(unc, float)
+    assert 0.0 <= unc <= RECONNECT_MAX_DELAY + TICK, unc
+    # the true outage (server down -> back) lies within the stated uncertainty
+    true = ctx.t_clear - ctx.extra["down_at"]
+    assert outage_s - unc - 1e-9 <= true <= outage_s + 1e-9, (true, outage_s, unc)
+    expect_reported(ctx, "connection.lost")
+    expect_reported(ctx, "connection.restored")
+    # polite: the cheap WebSocket attempt only -- same channel, no new login
+    assert len(ctx.rec.named("channel.created")) == 1, "a channel was created during the outage"
+    assert not ctx.rec.named("token.issued", ctx.t_inject), "re-login during the outage"
+    tries = [t for t, down in conn.attempts if t >= ctx.t_inject]
+    gaps = [b - a for a, b in itertools.pairwise(tries)]
+    assert gaps and max(gaps) <= RECONNECT_MAX_DELAY + TICK, max(gaps)
+    refused = sum(1 for t, down in conn.attempts if down)
+    slots = len(
+        [s for s in timed_out(ctx, APP, ctx.t_inject) if s.timeout_reason == "not_connected"]
+    )
+    return (
+        f"restored {noticed:.2f} s after the server came back (bound {RECONNECT_MAX_DELAY:g} s); "
+        f"outage_s {outage_s:.2f} (true {true:.2f}, uncertainty {unc:.2f}); "
+        f"{refused} refused attempts, max gap {max(gaps):.2f} s, same channel, no re-login; "
+        f"{slots} not-connected slots/probe"
+    )
+
+
 def _no_dns(inner: Any) -> Any:
     return NoDnsConnector(inner)
 
@@ -1171,6 +1248,14 @@ FAULTS: list[Fault] = [
         recover_bound=I,
         recovered=first_answered(APP),
     ),
+    dataclasses.replace(
+        _delay_beyond_fault("", "server", 2.2 * I_TRUTH, "mock"),
+        name="application RTT beyond the interval (2.2 x I, in order)",
+    ),
+    dataclasses.replace(
+        _delay_beyond_fault("", "network", 2.2 * I_TRUTH),
+        name="network delay beyond the interval (proxy, 2.2 x I)",
+    ),
     Fault(
         "control pongs dropped (5 s)",
         _drop("control"),
@@ -1382,6 +1467,16 @@ FAULTS: list[Fault] = [
         observe=8.0,
         prepare=_refusing,
         connector=_use_refusing,
+    ),
+    Fault(
+        "server down 30 s: recovery noticed within the bound, outage_s within its uncertainty",
+        _server_down,
+        _server_down_check,
+        detect=first("connection.lost"),
+        bound=TICK,
+        recover_bound=RECONNECT_MAX_DELAY + I + TICK,
+        observe=OUTAGE + 15.0,
+        connector=DownConnector,
     ),
     Fault(
         "name resolution failure (.invalid)",

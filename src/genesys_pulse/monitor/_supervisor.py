@@ -28,7 +28,22 @@ Genesys targets (``GenesysSupervisor``):
   message). Genesys has no DELETE for channels: abandoned channels are the
   oldest unconnected ones, which the service evicts first.
 * **Reconnect** with core :class:`~genesys_pulse.core.Backoff` (capped,
-  jittered, remembered, decayed after a stable period).
+  jittered, remembered, decayed after a stable period), in two tiers, so that
+  the time to notice a recovered endpoint is not measurement error while
+  Genesys is still treated politely:
+
+  - the *cheap* attempt -- a WebSocket connect to the channel the target
+    already has -- backs off from 1 s to ``reconnect_max_delay`` (default
+    5 s, full jitter): recovery is noticed within that bound plus one
+    connect;
+  - an attempt that needs REST -- creating a channel, logging in -- backs
+    off separately, from 1 s to 90 s; a channel is only created when the
+    old one is gone, and a token only fetched when needed.
+
+  ``429``/``Retry-After`` is a floor on either delay. ``connection.restored``
+  reports ``outage_s`` (loss to restored connection) with
+  ``outage_uncertainty_s``: the time since the last failed attempt, i.e. how
+  long the endpoint may already have been back before the monitor saw it.
 
 Plain WebSocket targets (``WebSocketSupervisor``): connect, reconnect with
 backoff; no channels, tokens or rotations.
@@ -123,7 +138,14 @@ class _Base:
         self.cfg: TargetConfig = probe.cfg
         self.connector = connector
         self.rng = rng
-        self.backoff = Backoff(rng, initial=1.0, cap=90.0)
+        cap = self.cfg.reconnect_max_delay
+        self.backoff = Backoff(rng, initial=min(1.0, cap), cap=cap)
+        """Reconnecting to an existing channel (a cheap WebSocket connect)."""
+        self.rest_backoff = Backoff(rng, initial=1.0, cap=90.0)
+        """Attempts that create a channel or log in (REST): slower."""
+        self.last_failed_at: float | None = None
+        """When the latest reconnect attempt of the current outage failed."""
+        self._rest_used = False
         self._generation = 0
         self._wake = trio.Event()
         self._nursery: trio.Nursery | None = None
@@ -212,9 +234,18 @@ class _Base:
         self.probe.connected.set()
         self.probe.planned_outage = False
         self.probe.connection_state = "connected"
+        now = trio.current_time()
         if restored and self.lost_at is not None:
-            self.probe.event("connection.restored", outage_s=trio.current_time() - self.lost_at)
+            last = max(self.lost_at, self.last_failed_at or self.lost_at)
+            self.probe.event(
+                "connection.restored",
+                outage_s=now - self.lost_at,
+                outage_uncertainty_s=now - last,
+            )
         self.lost_at = None
+        self.last_failed_at = None
+        self.backoff.on_connected(now)
+        self.rest_backoff.on_connected(now)
 
     def _lost(self, link: Link) -> None:
         info = link.close_info or link.ws.close_info
@@ -271,15 +302,21 @@ class _Base:
     def _take_rotation(self, link: Link) -> str | None:
         return None
 
-    def _next_delay(self, retry_after: float | None = None) -> float:
-        """The core backoff's next delay (uptime of the last connection decays it first)."""
-        self.backoff.on_disconnected(trio.current_time())
-        return self.backoff.next_delay(retry_after)
+    def _next_delay(self, retry_after: float | None = None, *, rest: bool = False) -> float:
+        """The next delay of the cheap (or, with ``rest``, the REST) back-off.
+
+        The uptime of the last connection decays the back-off first.
+        """
+        backoff = self.rest_backoff if rest else self.backoff
+        backoff.on_disconnected(trio.current_time())
+        return backoff.next_delay(retry_after)
 
     async def _backoff_sleep(
-        self, reason: str, error: str = "", retry_after: float | None = None
+        self, reason: str, error: str = "", retry_after: float | None = None, *, rest: bool = False
     ) -> None:
-        delay = self._next_delay(retry_after)
+        if reason == "connect_failed":
+            self.last_failed_at = trio.current_time()
+        delay = self._next_delay(retry_after, rest=rest)
         self.probe.connection_state = "backoff"
         self.probe.event("reconnect", reason=reason, delay_s=round(delay, 3), error=error)
         await trio.sleep(delay)
@@ -504,6 +541,7 @@ class GenesysSupervisor(_Base):
 
     async def _new_channel(self) -> Any:
         """Create and subscribe a channel; schedule its rotation before expiry."""
+        self._rest_used = True
         channel = await self._api.create_channel()
         self.channels_created += 1
         if self.settings.topics:
@@ -547,6 +585,7 @@ class GenesysSupervisor(_Base):
         channel: Any = None
         restored = False
         while True:
+            self._rest_used = False
             try:
                 link, channel = await self._connect(channel)
             except AuthRefused:
@@ -558,6 +597,8 @@ class GenesysSupervisor(_Base):
                     "connect_failed",
                     type(exc).__name__,
                     retry_after if isinstance(retry_after, int | float) else None,
+                    # the next attempt needs REST (or this one failed there): slow tier
+                    rest=self._rest_used or channel is None,
                 )
                 continue
             self._install(link, restored=restored)
@@ -581,7 +622,7 @@ class GenesysSupervisor(_Base):
                 self._closing_reconnected = True
                 self.probe.event("reconnect", reason="socket_closing", delay_s=0.0, error="")
             else:
-                await self._backoff_sleep(link.dead_reason or "closed")
+                await self._backoff_sleep(link.dead_reason or "closed", rest=channel is None)
 
     async def _rotate(self, old: Link, channel: Any, reason: str) -> tuple[Link, Any]:
         """Make-before-break: a new channel and link are current before ``old`` is closed.
@@ -601,7 +642,7 @@ class GenesysSupervisor(_Base):
             except Exception as exc:
                 if old.dead.is_set():
                     return old, channel
-                delay = self._next_delay()
+                delay = self._next_delay(rest=True)
                 self.probe.event(
                     "reconnect",
                     reason=f"rotation_failed:{reason}",
