@@ -893,7 +893,7 @@ def _server_down_check(ctx: Ctx) -> str:
     noticed = t_back - ctx.t_clear
     assert noticed <= RECONNECT_MAX_DELAY + TICK, f"recovery noticed after {noticed:.3f} s"
     outage_s = ev.attributes["outage_s"]
-    unc = ev.attributes["outage_uncertainty_s"]
+    unc = ev.attributes["genesys.outage.uncertainty_s"]
     assert isinstance(outage_s, float) and isinstance(unc, float)
     assert 0.0 <= unc <= RECONNECT_MAX_DELAY + TICK, unc
     # the true outage (server down -> back) lies within the stated uncertainty

@@ -567,3 +567,10 @@ def test_late_answers_enter_the_rtt_histogram_and_are_counted_once() -> None:
     rtt = one("genesys.websocket.ping.rtt")
     assert rtt.count == 2 and rtt.max == pytest.approx(0.6) and rtt.min == pytest.approx(0.05)
     assert sink.errors == 0
+
+
+def test_outage_uncertainty_attribute_is_the_contract_name() -> None:
+    from genesys_pulse.monitor import _supervisor
+    from genesys_pulse.telemetry import _names
+
+    assert _supervisor.A_OUTAGE_UNCERTAINTY == _names.A_OUTAGE_UNCERTAINTY

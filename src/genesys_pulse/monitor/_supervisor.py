@@ -42,7 +42,7 @@ Genesys targets (``GenesysSupervisor``):
 
   ``429``/``Retry-After`` is a floor on either delay. ``connection.restored``
   reports ``outage_s`` (loss to restored connection) with
-  ``outage_uncertainty_s``: the time since the last failed attempt, i.e. how
+  ``genesys.outage.uncertainty_s``: the time since the last failed attempt, i.e. how
   long the endpoint may already have been back before the monitor saw it.
 
 Plain WebSocket targets (``WebSocketSupervisor``): connect, reconnect with
@@ -99,6 +99,9 @@ CLOSE_TIMEOUT = 1.0
 
 SHUTDOWN_CLOSE_TIMEOUT = 0.5
 """Upper bound of closing the sockets when the monitor stops."""
+
+A_OUTAGE_UNCERTAINTY = "genesys.outage.uncertainty_s"
+"""``connection.restored`` attribute (the contract: ``telemetry/_names.py``, docs/telemetry.md)."""
 
 SOCKET_CLOSING_HOLDOFF = 120.0
 """After a ``socket_closing`` rotation, further ``socket_closing`` notices within this
@@ -240,7 +243,7 @@ class _Base:
             self.probe.event(
                 "connection.restored",
                 outage_s=now - self.lost_at,
-                outage_uncertainty_s=now - last,
+                **{A_OUTAGE_UNCERTAINTY: now - last},
             )
         self.lost_at = None
         self.last_failed_at = None

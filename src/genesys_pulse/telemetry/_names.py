@@ -68,6 +68,10 @@ A_SERVER_ADDRESS: Final = "server.address"
 A_PING_TYPE: Final = "genesys.ping.type"
 A_REASON: Final = "reason"
 A_METRIC: Final = "metric"
+A_OUTAGE_UNCERTAINTY: Final = "genesys.outage.uncertainty_s"
+"""On ``connection.restored``: seconds since the last failed reconnect attempt -- the
+endpoint came back at most this long before the monitor saw it (``outage_s`` is an
+upper bound; ``outage_s - genesys.outage.uncertainty_s`` a lower bound)."""
 
 #: The only keys a ``target_attrs`` mapping may contribute to metric points.
 TARGET_ATTR_KEYS: Final = frozenset({A_ENVIRONMENT, A_SERVER_ADDRESS})
