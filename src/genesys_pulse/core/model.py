@@ -64,7 +64,9 @@ class Sample:
     timed_out: bool
     at: float
     jitter_s: float | None = None
-    """IPDV: |RTT_k - RTT_(k-1)| between consecutive answered probes (RFC 3393)."""
+    """IPDV (RFC 3393): |RTT_k - RTT_(k-1)| when slots k-1 and k were both answered in time;
+    ``None`` for a timed-out slot and for the first answered slot after one (a timeout breaks
+    the pair: no IPDV spans it)."""
     local_stall: bool = False
     """The local event loop was stalled while this sample was taken."""
     gap_s: float | None = None
