@@ -52,6 +52,13 @@ times with consistency scoring only make the wrong pairing *unlikely*, not
 impossible. Genesys's own client never has more than one ping outstanding
 either.
 
+Why 10 x timeout for the horizon: with timeout <= interval (the config rule),
+a pong 10 timeouts late is far beyond any RTT the thresholds care about, and
+the horizon bounds what a lost pong costs; a horizon as long as the heartbeat
+period (30 s) would hold the application probe for 30 slots per lost pong at
+the default interval, with no gain in exactness for delays the monitor can
+still call "late" rather than "lost".
+
 The price (the one remaining limit): a pong that never comes blocks the
 application probe until the horizon, so one dropped pong costs
 ``ceil(horizon / interval)`` timed-out slots when the horizon exceeds the
