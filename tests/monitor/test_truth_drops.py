@@ -51,6 +51,7 @@ async def test_random_drops_time_out_exactly_the_dropped_pongs(
     ]
     assert len(app) == len(records)  # one ping per slot, each reached the server
     timeouts = [s for s in app if s.timed_out]
+    print(f"\n{dropped} of {len(records)} application pongs dropped; {len(timeouts)} timeouts")
     assert len(timeouts) == dropped
     assert all(s.timeout_reason == "no_answer" for s in timeouts)
     # no slot skipped: every slot sent its ping (the horizon ended before it)
