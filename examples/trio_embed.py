@@ -41,6 +41,10 @@ class Tally:
         self.worst_rtt = 0.0
 
     def on_sample(self, sample: Sample) -> None:
+        if sample.late:
+            # the late answer of a slot already seen as a timeout: its true RTT, not a new slot
+            self.worst_rtt = max(self.worst_rtt, sample.late_rtt_s or 0.0)
+            return
         self.samples[sample.probe.value] += 1
         if sample.probe is not ProbeKind.HEARTBEAT and sample.rtt_s is not None:
             self.worst_rtt = max(self.worst_rtt, sample.rtt_s)

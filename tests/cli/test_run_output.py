@@ -37,6 +37,20 @@ async def test_jsonl_lines_have_the_documented_shape() -> None:
     )
     sink.on_event(Event("t-0000001", "rotation", 0.0, {"reason": "socket_closing"}))
     sink.summary({"targets": {}})
+    late = Sample(
+        "t-0000001",
+        ProbeKind.APPLICATION,
+        3,
+        1.0,
+        1.0,
+        None,
+        True,
+        0.0,
+        late=True,
+        late_rtt_s=0.6,
+        timeout_reason="no_answer",
+    )
+    sink.on_sample(late)
     await sink.writer.flush()
     lines = [json.loads(x) for x in out.getvalue().splitlines()]
     assert lines[0] == {
@@ -50,6 +64,9 @@ async def test_jsonl_lines_have_the_documented_shape() -> None:
         "local_stall": False,
         "seq": 3,
         "gap_s": None,
+        "timeout_reason": None,
+        "late": False,
+        "late_rtt_s": None,
     }
     assert lines[1]["rtt_s"] is None and lines[1]["timed_out"] is True
     assert lines[2]["probe"] == "heartbeat" and lines[2]["gap_s"] == 30.01
@@ -61,6 +78,9 @@ async def test_jsonl_lines_have_the_documented_shape() -> None:
         "attributes": {"reason": "socket_closing"},
     }
     assert lines[4] == {"type": "summary", "targets": {}}
+    # the late answer of slot 3: a second line for the same seq, with the true RTT
+    assert lines[5]["late"] is True and lines[5]["late_rtt_s"] == 0.6
+    assert lines[5]["seq"] == 3 and lines[5]["timed_out"] is True and lines[5]["rtt_s"] is None
 
 
 async def test_dashboard_renders_targets_in_place() -> None:

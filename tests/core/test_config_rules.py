@@ -99,6 +99,9 @@ CASES: list[tuple[str, object, str]] = [
     (f"{T0}.timeout", -1, "non-negative"),
     (f"{T0}.heartbeat_period", 0, "greater than zero"),
     (f"{T0}.heartbeat_period", "2h", "maximum"),
+    (f"{T0}.reconnect_max_delay", "500ms", "1 s minimum"),
+    (f"{T0}.reconnect_max_delay", "10min", "5 min maximum"),
+    (f"{T0}.reconnect_max_delay", -1, "non-negative"),
     (f"{T0}.stability_window", 5, "between 10 and"),
     (f"{T0}.stability_window", 10**6, "between 10 and"),
     (f"{T0}.stability_window", 30.5, "whole number"),
@@ -299,3 +302,9 @@ def test_client_secret_key_names_the_targets_variable() -> None:
     errors = errors_of(mutate(data, f"{T0}.client_secret", "x"))
     assert [e.field for e in errors] == [f"{T0}.client_secret"]
     assert errors[0].rule.endswith("set EU_SECRET")
+
+
+def test_reconnect_max_delay_default_and_override() -> None:
+    assert parse_config(BASE).targets[0].reconnect_max_delay == 5.0
+    cfg = parse_config(mutate(BASE, f"{T0}.reconnect_max_delay", "20s"))
+    assert cfg.targets[0].reconnect_max_delay == 20.0

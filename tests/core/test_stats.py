@@ -61,6 +61,8 @@ def test_probe_stats_summary_names_and_values() -> None:
         "count",
         "answered",
         "timeouts",
+        "late",
+        "late_rtt_max_s",
         "timeout_ratio",
         "max_consecutive_timeouts",
         "planned_excluded",
@@ -100,6 +102,7 @@ def test_empty_summary_is_json_with_nulls() -> None:
         "count": 0,
         "timeouts": 0,
         "consecutive_timeouts": 0,
+        "late": 0,
     }
 
 
@@ -114,3 +117,22 @@ def test_window_attributes_are_flat_and_bounded() -> None:
     assert attrs["stability"] == pytest.approx(0.9)
     assert len(p.window) == 100 and len(p.stability) == 100
     assert p.all_time.bucket_count < 40
+
+
+def test_late_answers_are_reported_in_the_summary_not_counted_as_slots() -> None:
+    from genesys_pulse.core._stats import ProbeStats
+
+    s = ProbeStats(window=10, critical_rtt=0.4)
+    for _ in range(3):
+        s.record(0.05)
+    s.record(None)  # slot timed out ...
+    s.record_late(0.6)  # ... and its pong came 0.6 s after sending
+    out = s.summary()
+    assert (out["count"], out["answered"], out["timeouts"], out["late"]) == (4, 3, 1, 1)
+    assert out["late_rtt_max_s"] == 0.6
+    # the whole-run percentiles include the late RTT (stated in the docstring)
+    assert out["rtt_max_s"] == pytest.approx(0.6, rel=0.01)
+    attrs = s.window_attributes()
+    assert attrs["late"] == 1 and attrs["late_max_s"] == 0.6
+    assert attrs["max_s"] == 0.05  # window quantiles: answered in time; late beside
+    assert s.window_attributes()["late"] == 0  # per window

@@ -107,10 +107,24 @@ class Recorder:
     def probes(
         self, kind: ProbeKind | None = None, target: str | None = None
     ) -> list[tuple[float, Sample]]:
+        """Probe-slot samples (late answers are not slots: see :meth:`lates`)."""
         return [
             (t, s)
             for t, s in self.samples
             if s.probe is not ProbeKind.HEARTBEAT
+            and not s.late
+            and (kind is None or s.probe is kind)
+            and (target is None or s.target == target)
+        ]
+
+    def lates(
+        self, kind: ProbeKind | None = None, target: str | None = None
+    ) -> list[tuple[float, Sample]]:
+        """Late answers (true RTTs of slots already reported as timeouts)."""
+        return [
+            (t, s)
+            for t, s in self.samples
+            if s.late
             and (kind is None or s.probe is kind)
             and (target is None or s.target == target)
         ]

@@ -42,7 +42,7 @@ from genesys_pulse.emulator._netem import fixed_delay
 from genesys_pulse.monitor import AuthenticationRefused
 from genesys_pulse.monitor._supervisor import CONNECT_TIMEOUT
 from genesys_pulse.monitor._target import DEAD_AFTER
-from genesys_pulse.transport import NetConnector, open_websocket
+from genesys_pulse.transport import ConnectError, NetConnector, open_websocket
 
 from ._harness import (
     TARGET,
@@ -184,7 +184,11 @@ def _drop_check(kind: ProbeKind) -> Callable[[Ctx], str]:
     def check(ctx: Ctx) -> str:
         lost = timed_out(ctx, kind, ctx.t_inject)
         assert 4 <= len(lost) <= 6, f"{len(lost)} {kind.value} timeouts for 5 s of drops"
-        assert all(s.sent_mono is not None for s in lost)
+        # probe timeouts, not disconnection: sent and unanswered, or (application,
+        # stop-and-wait) not sent because the previous ping was still owed
+        unsent = [s for s in lost if s.sent_mono is None]
+        assert all(s.timeout_reason == "previous_ping_unanswered" for s in unsent), unsent[:1]
+        assert kind is APP or not unsent
         assert not timed_out(ctx, other, 0), f"{other.value} probes timed out"
         events = ctx.rec.named("timeout", ctx.t_inject, probe=kind.value)
         assert len(events) == len(lost), (len(events), len(lost))
@@ -193,7 +197,8 @@ def _drop_check(kind: ProbeKind) -> Callable[[Ctx], str]:
         spans = [a for n, a in ctx.tel.span_events() if n == "ping.timeout"]
         assert all(a.get("genesys.ping.type") == kind.value for a in spans), spans[:2]
         assert not lost_after(ctx), "the link was dropped although the other probe answered"
-        return f"{len(lost)} {kind.value} timeouts (0 {other.value}); ping.timeout span+audit"
+        held = f" ({len(unsent)} unsent: previous unanswered)" if unsent else ""
+        return f"{len(lost)} {kind.value} timeouts{held} (0 {other.value}); ping.timeout span+audit"
 
     return check
 
@@ -293,6 +298,165 @@ def _proxy_delay_check(ctx: Ctx) -> str:
     assert 2 * NET_DELAY <= med <= 2 * NET_DELAY + 0.05, med
     assert not lost_after(ctx)
     return f"threshold.breach/clear rtt; application RTT median {med * 1000:.1f} ms (+200 ms added)"
+
+
+# -- truth beyond the interval (issue: late vs lost pongs) ------------------------
+
+I_TRUTH = 0.5  # real-clock rows: interval
+T_TRUTH = 0.25  # and timeout (1.2 x T = 0.3 s < I; 1.2 x I = 0.6 s; 2.2 x I = 1.1 s)
+LATE_TOLERANCE = 0.002  # a late answer's RTT is the injected delay within 2 ms
+LOADED_SLACK = 0.050
+"""Real-clock rows run emulator, proxy and monitor in one process on 2 cores shared
+with other work: there each late RTT is within 50 ms of the delay (the same
+scheduling noise every loopback RTT has; the median and max are reported).
+MockClock rows hold every late RTT within 2 ms (exactly 0 in practice). A wrong
+attribution is off by at least the interval (500 ms) or shows an RTT below the
+delay."""
+BELOW_TOLERANCE = 0.005  # no RTT more than 5 ms below the injected delay
+TRUTH_HOLD = 4.0  # seconds the delay is held (then removed, recovery measured)
+
+
+def _delay_beyond(
+    where: Literal["server", "network"], delay: float
+) -> Callable[[Ctx], Awaitable[None]]:
+    """In-order delay ``delay``: added by the emulator to application pongs, or by the
+    TCP fault proxy to everything the server sends (control and application pongs alike)."""
+
+    async def inject(ctx: Ctx) -> None:
+        ctx.extra["delay"] = delay
+        if where == "server":
+            ctx.emu.faults.set_pong_delay("app", Delay.fixed(delay))
+        else:
+            assert ctx.proxy is not None
+            ctx.proxy.downstream.delay = fixed_delay(delay)
+        await trio.sleep(TRUTH_HOLD)
+        # levels at the end of the fault, before it is removed
+        ctx.extra["levels"] = ctx.monitor.targets[TARGET].levels()
+        if where == "server":
+            ctx.emu.faults.set_pong_delay("app", None)
+        else:
+            assert ctx.proxy is not None
+            ctx.proxy.downstream.delay = None
+        ctx.t_clear = trio.current_time()
+
+    return inject
+
+
+def _delay_beyond_check(where: Literal["server", "network"]) -> Callable[[Ctx], str]:
+    def check(ctx: Ctx) -> str:
+        delay: float = ctx.extra["delay"]
+        assert ctx.t_clear is not None
+        kinds = (APP,) if where == "server" else (APP, CTRL)
+        parts = []
+        for kind in kinds:
+            # every probe sent during the fault (after the first one that met it)
+            during = [
+                s
+                for _t, s in ctx.rec.probes(kind, TARGET)
+                if ctx.t_inject + 0.05 <= s.scheduled_mono <= ctx.t_clear - delay - 0.05
+            ]
+            assert len(during) >= int(TRUTH_HOLD / I_TRUTH) - 4, len(during)
+            answered = [s for s in during if not s.timed_out]
+            assert not answered, (
+                f"{kind.value}: {len(answered)} answered, RTTs {[s.rtt_s for s in answered][:4]}"
+            )
+            # no RTT reported below the truth, anywhere after the injection
+            low = [
+                s.rtt_s
+                for _t, s in ctx.rec.probes(kind, TARGET)
+                if s.rtt_s is not None
+                and s.sent_mono is not None
+                and ctx.t_inject + 0.05 <= s.sent_mono <= ctx.t_clear - delay - 0.05
+                and s.rtt_s < delay - BELOW_TOLERANCE
+            ]
+            assert not low, f"{kind.value} RTTs below the injected {delay} s: {low[:4]}"
+            lates = [
+                s
+                for _t, s in ctx.rec.lates(kind, TARGET)
+                if s.sent_mono is not None
+                and ctx.t_inject + 0.05 <= s.sent_mono <= ctx.t_clear - delay - 0.05
+            ]
+            assert lates, f"no {kind.value} late answers"
+            errs = [s.late_rtt_s - delay for s in lates if s.late_rtt_s is not None]
+            assert len(errs) == len(lates)
+            shown = [round(e * 1000, 3) for e in errs]
+            each = LATE_TOLERANCE if ctx.fault.clock == "mock" else LOADED_SLACK
+            assert all(-1e-9 <= e <= each for e in errs), f"{kind.value} late - delay: {shown} ms"
+            med = sorted(errs)[len(errs) // 2]
+            seqs = {s.seq for s in during}
+            assert {s.seq for s in lates} <= seqs | {min(seqs) - 1}, "a late answer for no timeout"
+            skipped = sum(s.timeout_reason == "previous_ping_unanswered" for s in during)
+            parts.append(
+                f"{kind.value}: {len(during)} timeouts ({skipped} unsent: previous unanswered), "
+                f"{len(lates)} late answers, RTT - delay median {med * 1000:.1f} ms, "
+                f"max {max(errs) * 1000:.1f} ms"
+            )
+        levels = ctx.extra["levels"]
+        for kind in kinds:
+            for metric in ("rtt", "consecutive_timeouts"):
+                key = f"{kind.value}.{metric}"
+                assert levels[key] == "critical", (key, levels[key])
+        expect_reported(ctx, "timeout", probe="application")
+        expect_reported(ctx, "threshold.breach", metric="rtt", probe="application")
+        if where == "server":
+            assert not lost_after(ctx), "the link was dropped although control pings answered"
+        return "; ".join(parts) + "; levels critical"
+
+    return check
+
+
+def _delay_beyond_fault(
+    name: str, where: Literal["server", "network"], delay: float, clock: str = "real"
+) -> Fault:
+    if clock == "mock":
+        return Fault(
+            name,
+            _delay_beyond(where, delay),
+            _delay_beyond_check(where),
+            detect=first("timeout", probe="application"),
+            bound=T_TRUTH + I_TRUTH,
+            recover_bound=delay + 2 * I_TRUTH,
+            recovered=first_answered(APP),
+            tunables={"interval": I_TRUTH, "timeout": T_TRUTH},
+            warmup=2.0,
+            observe=TRUTH_HOLD + delay + 3 * I_TRUTH + 0.5,
+        )
+    return Fault(
+        name,
+        _delay_beyond(where, delay),
+        _delay_beyond_check(where),
+        detect=first("timeout", probe="application"),
+        bound=T_TRUTH + I_TRUTH + REAL_SLACK,
+        # stop-and-wait: the owed pong arrives within ``delay`` of its send,
+        # the next slot then answers in time
+        recover_bound=delay + 2 * I_TRUTH + REAL_SLACK,
+        recovered=first_answered(APP),
+        mode="tcp",
+        clock="real",
+        proxy=where == "network",
+        tunables={"interval": I_TRUTH, "timeout": T_TRUTH},
+        warmup=1.5,
+        observe=TRUTH_HOLD + delay + 3 * I_TRUTH + 0.5,
+    )
+
+
+TRUTH_DELAYS = {
+    "1.2 x timeout": 1.2 * T_TRUTH,
+    "1.2 x interval": 1.2 * I_TRUTH,
+    "2.2 x interval": 2.2 * I_TRUTH,
+}
+TRUTH_FAULTS = [
+    _delay_beyond_fault(f"{where} delay {label}", where, d)
+    for where in ("server", "network")
+    for label, d in TRUTH_DELAYS.items()
+    # network 2.2 x I is the matrix row "network delay beyond the interval"
+    if not (where == "network" and d == 2.2 * I_TRUTH)
+] + [
+    _delay_beyond_fault(f"server delay {label} (MockClock)", "server", d, "mock")
+    for label, d in TRUTH_DELAYS.items()
+    # server 2.2 x I under MockClock is the matrix row "application RTT beyond the interval"
+    if d != 2.2 * I_TRUTH
+]
 
 
 def _rtt_cleared_any(ctx: Ctx) -> float | None:
@@ -687,6 +851,78 @@ def _refused_port_check(ctx: Ctx) -> str:
     )
 
 
+OUTAGE = 30.0  # "server down 30 s"
+RECONNECT_MAX_DELAY = 5.0  # the default reconnect_max_delay
+
+
+class DownConnector:
+    """Wraps the emulator's connector; while ``down``, every connect is refused
+    (as a crashed server's closed port: ``ConnectError(kind="refused")``)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.down = False
+        self.attempts: list[tuple[float, bool]] = []
+
+    async def open_stream(
+        self,
+        host: str,
+        port: int,
+        *,
+        tls: bool,
+        timeout: float,  # noqa: ASYNC109
+    ) -> trio.abc.Stream:
+        self.attempts.append((trio.current_time(), self.down))
+        if self.down:
+            await trio.lowlevel.checkpoint()
+            err = ConnectionRefusedError(111, "Connection refused")
+            raise ConnectError(host, port, "refused", err) from err
+        return await self.inner.open_stream(host, port, tls=tls, timeout=timeout)
+
+
+async def _server_down(ctx: Ctx) -> None:
+    conn: DownConnector = ctx.extra["connector"]
+    conn.down = True
+    ctx.extra["down_at"] = trio.current_time()
+    assert ctx.emu.faults.close(1001, "server going down") == 1
+    await trio.sleep(OUTAGE)
+    conn.down = False
+    ctx.t_clear = trio.current_time()
+
+
+def _server_down_check(ctx: Ctx) -> str:
+    assert ctx.t_clear is not None
+    conn: DownConnector = ctx.extra["connector"]
+    (t_back, ev), *_ = ctx.rec.named("connection.restored", ctx.t_clear)
+    noticed = t_back - ctx.t_clear
+    assert noticed <= RECONNECT_MAX_DELAY + TICK, f"recovery noticed after {noticed:.3f} s"
+    outage_s = ev.attributes["outage_s"]
+    unc = ev.attributes["genesys.outage.uncertainty_s"]
+    assert isinstance(outage_s, float) and isinstance(unc, float)
+    assert 0.0 <= unc <= RECONNECT_MAX_DELAY + TICK, unc
+    # the true outage (server down -> back) lies within the stated uncertainty
+    true = ctx.t_clear - ctx.extra["down_at"]
+    assert outage_s - unc - 1e-9 <= true <= outage_s + 1e-9, (true, outage_s, unc)
+    expect_reported(ctx, "connection.lost")
+    expect_reported(ctx, "connection.restored")
+    # polite: the cheap WebSocket attempt only -- same channel, no new login
+    assert len(ctx.rec.named("channel.created")) == 1, "a channel was created during the outage"
+    assert not ctx.rec.named("token.issued", ctx.t_inject), "re-login during the outage"
+    tries = [t for t, down in conn.attempts if t >= ctx.t_inject]
+    gaps = [b - a for a, b in itertools.pairwise(tries)]
+    assert gaps and max(gaps) <= RECONNECT_MAX_DELAY + TICK, max(gaps)
+    refused = sum(1 for t, down in conn.attempts if down)
+    slots = len(
+        [s for s in timed_out(ctx, APP, ctx.t_inject) if s.timeout_reason == "not_connected"]
+    )
+    return (
+        f"restored {noticed:.2f} s after the server came back (bound {RECONNECT_MAX_DELAY:g} s); "
+        f"outage_s {outage_s:.2f} (true {true:.2f}, uncertainty {unc:.2f}); "
+        f"{refused} refused attempts, max gap {max(gaps):.2f} s, same channel, no re-login; "
+        f"{slots} not-connected slots/probe"
+    )
+
+
 def _no_dns(inner: Any) -> Any:
     return NoDnsConnector(inner)
 
@@ -1016,6 +1252,14 @@ FAULTS: list[Fault] = [
         recover_bound=I,
         recovered=first_answered(APP),
     ),
+    dataclasses.replace(
+        _delay_beyond_fault("", "server", 2.2 * I_TRUTH, "mock"),
+        name="application RTT beyond the interval (2.2 x I, in order)",
+    ),
+    dataclasses.replace(
+        _delay_beyond_fault("", "network", 2.2 * I_TRUTH),
+        name="network delay beyond the interval (proxy, 2.2 x I)",
+    ),
     Fault(
         "control pongs dropped (5 s)",
         _drop("control"),
@@ -1227,6 +1471,16 @@ FAULTS: list[Fault] = [
         observe=8.0,
         prepare=_refusing,
         connector=_use_refusing,
+    ),
+    Fault(
+        "server down 30 s: recovery noticed within the bound, outage_s within its uncertainty",
+        _server_down,
+        _server_down_check,
+        detect=first("connection.lost"),
+        bound=TICK,
+        recover_bound=RECONNECT_MAX_DELAY + I + TICK,
+        observe=OUTAGE + 15.0,
+        connector=DownConnector,
     ),
     Fault(
         "name resolution failure (.invalid)",

@@ -54,7 +54,7 @@ def _check_bounded(mon: Monitor) -> None:
     for sup in mon.supervisors.values():
         assert len(sup.open_links) <= 2
         for link in sup.open_links:
-            assert link.app.owed <= link.app.max_owed and link.app.pending <= 1
+            assert link.app.owed + link.app.pending <= 1  # stop-and-wait
             assert link.control.pending <= 1
     assert mon.looplag.remembered <= mon.looplag.stall_capacity
     assert mon.dispatcher.queue_length <= mon.dispatcher.capacity

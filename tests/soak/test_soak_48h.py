@@ -93,6 +93,7 @@ class Invariants:
     violation_count: int = 0
     probes: int = 0
     heartbeats: int = 0
+    late_answers: int = 0
     fault_timeouts: int = 0
 
     def in_fault(self, target: str, t: float) -> bool:
@@ -108,6 +109,12 @@ class Invariants:
             self.heartbeats += 1
             if s.timed_out and not self.in_fault(s.target, s.scheduled_mono):
                 self._violate(f"heartbeat silence outside a fault: {s}")
+            return
+        if s.late:
+            # the late answer of a slot already seen as a timeout: not a slot
+            self.late_answers += 1
+            if not self.in_fault(s.target, s.scheduled_mono):
+                self._violate(f"late answer outside a fault: {s}")
             return
         self.probes += 1
         key = (s.target, s.probe)

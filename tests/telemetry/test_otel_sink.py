@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pytest
 from opentelemetry.metrics import NoOpHistogram, NoOpMeter, NoOpMeterProvider
 from opentelemetry.sdk.metrics._internal.point import Gauge, Histogram, Sum
@@ -536,3 +539,40 @@ def test_local_stall_samples_do_not_count_as_network_figures() -> None:
     assert pings.value == 3
     (lag,) = points["genesys.monitor.loop.lag"][1]
     assert lag.max == pytest.approx(0.3)  # the stall itself is what loop.lag shows
+
+
+def test_late_answers_enter_the_rtt_histogram_and_are_counted_once() -> None:
+    """A timed-out ping counts as a ping and a timeout when it times out; its late
+    answer (true RTT 0.6 s) is recorded in the RTT histogram only, so a backend
+    p99 shows the delay, and nothing is counted twice."""
+    p = pipeline()
+    sink = OTelSink(
+        meter_provider=p.meter_provider,
+        tracer_provider=p.tracer_provider,
+        logger_provider=p.logger_provider,
+        window=60.0,
+        target_attrs=TARGET_ATTRS,
+    )
+    app = ProbeKind.APPLICATION
+    sink.on_sample(sample(0, app, 0.05))
+    sink.on_sample(sample(1, app, None))
+    late = sample(1, app, None)
+    sink.on_sample(dataclasses.replace(late, late=True, late_rtt_s=0.6, at=late.at + 0.6))
+    points = p.metric_points()
+
+    def one(name: str) -> Any:
+        (dp,) = points[name][1]
+        return dp
+
+    assert one("genesys.websocket.pings").value == 2
+    assert one("genesys.websocket.ping.timeouts").value == 1
+    rtt = one("genesys.websocket.ping.rtt")
+    assert rtt.count == 2 and rtt.max == pytest.approx(0.6) and rtt.min == pytest.approx(0.05)
+    assert sink.errors == 0
+
+
+def test_outage_uncertainty_attribute_is_the_contract_name() -> None:
+    from genesys_pulse.monitor import _supervisor
+    from genesys_pulse.telemetry import _names
+
+    assert _supervisor.A_OUTAGE_UNCERTAINTY == _names.A_OUTAGE_UNCERTAINTY

@@ -11,7 +11,10 @@ JSON lines (one object per line):
 
 * ``{"type":"sample","target":..,"probe":"control"|"application"|"heartbeat",
   "rtt_s":float|null,"timed_out":bool,"at":ISO-8601,"jitter_s":float|null,
-  "local_stall":bool,"seq":int,"gap_s":float|null}``
+  "local_stall":bool,"seq":int,"gap_s":float|null,"timeout_reason":str|null,
+  "late":bool,"late_rtt_s":float|null}``. A line with ``"late":true`` is the
+  late answer of slot ``seq``, already reported as a timed-out sample: not a
+  new slot; ``late_rtt_s`` is the pong's true RTT (see docs/telemetry.md).
 * ``{"type":"event","target":..,"name":..,"at":ISO-8601,"attributes":{..}}``
   (``target`` is ``"*"`` for monitor-wide events)
 * a final ``{"type":"summary","at":..,"duration_s":..,"targets":{id:{probe:{..}}},..}``
@@ -134,6 +137,9 @@ class JsonLines:
                     "local_stall": sample.local_stall,
                     "seq": sample.seq,
                     "gap_s": sample.gap_s,
+                    "timeout_reason": sample.timeout_reason,
+                    "late": sample.late,
+                    "late_rtt_s": sample.late_rtt_s,
                 }
             )
             + "\n"

@@ -6,77 +6,76 @@ Two kinds of ping are measured on one connection:
   echoes. Payloads are unique (:func:`control_payload` of the slot index),
   so :class:`ControlPongMatcher` is exact: a pong answers exactly the ping
   whose payload it echoes, and earlier unanswered pings stay pending until
-  their own deadline.
+  their own deadline; a pong for a timed-out ping is that ping's *late*
+  answer, whatever was sent since.
 
 * **Application pings** (Genesys ``{"message":"ping"}`` answered by a
   ``channel.metadata`` "pong") carry no correlation id.
-  :class:`AppPongMatcher` attributes them with the rule below.
+  :class:`AppPongMatcher` attributes them by **stop-and-wait**.
 
 Vocabulary:
 
 pending
-    sent, not answered, deadline (``sent + timeout``) not yet passed.
+    sent, not answered, deadline (``sent + timeout``, decided by the caller's
+    :meth:`on_deadline`) not yet passed.
 owed
-    timed out (already reported as a timeout) but sent less than
-    ``horizon`` ago (default ``3 * timeout``): its pong may still arrive late.
-    Older owed pings are forgotten (their pong is presumed lost).
-late resolution
-    a pong credited to an owed ping. It is *informational*: the ping was
-    already reported as a timeout and must stay one (do not turn it into an
-    RTT sample); record it as a late arrival.
+    timed out (already reported as a timeout) and sent less than ``horizon``
+    ago: its pong may still arrive late. Past the horizon (or when the
+    connection is replaced, which discards the matcher) it is declared
+    *lost*.
+late answer
+    a pong credited to an owed ping: the ping stays a timeout, and the pong's
+    true RTT (arrival - send) is reported beside it as a *late* RTT.
 
-The application rule. Assumption: the server answers pings in order on one
-connection (one TCP stream, one server loop), possibly losing some pongs.
+The application rule (stop-and-wait). Assumption: the server answers pings
+in order on one connection (one TCP stream, one server loop), possibly losing
+some pongs.
 
-1. A pong arriving with no owed ping answers the oldest pending ping
-   (RTT = arrival - send). With neither owed nor pending pings it is a
-   *stray* (counted in :attr:`AppPongMatcher.strays`).
-2. A pong arriving with owed pings and no pending ping is the late pong of
-   the oldest owed ping (a late resolution).
-3. A pong arriving with owed pings *and* a pending ping is ambiguous: it is
-   *held*. With ``a`` owed pings, once ``a + 1`` pongs are held, the first
-   ``a`` are the owed pings' late pongs (in order) and the last answers the
-   oldest pending ping (RTT from *its* arrival). For the common case of one
-   owed ping: a second pong before the pending ping's deadline means the
-   first was the late one.
-4. If the oldest pending ping's deadline passes while fewer pongs are held,
-   some owed pongs were lost: the *last* held pong answers the pending ping
-   (RTT = that pong's arrival - send, i.e. the true RTT, although the
-   resolution is emitted at the deadline); earlier held pongs are late
-   resolutions of the oldest owed pings. Once a pending ping is credited,
-   every older owed ping is forgotten (in-order answers: its pong can no
-   longer come).
-5. If its deadline passes with nothing held, the pending ping times out and
-   becomes owed.
+1. At most one application ping is outstanding (pending or owed). A prober
+   asks :meth:`AppPongMatcher.may_send` before each slot; while a ping is
+   owed it sends *no* application ping and records the slot as a timeout
+   with the reason "previous ping unanswered" (:data:`PREVIOUS_UNANSWERED`).
+2. A pong answers the one outstanding ping: in time if it is still pending,
+   late (true RTT) if it is owed. With nothing outstanding it is a *stray*.
+3. An owed ping is declared lost once ``horizon`` has passed since it was
+   sent (default :data:`LOSS_HORIZON_FACTOR` ``x timeout``); only then may
+   the next application ping be sent.
 
-Guarantees: a late pong (ping ``k``'s pong arriving after ping ``k+1`` was
-sent) is never credited to ``k+1`` when ``k+1``'s own pong arrives before
-``k+1``'s deadline; a lost pong causes exactly one timeout (the next pings
-are credited normally, no cascade).
+Why this shape: with at most one ping outstanding, "which ping does this pong
+answer" has exactly one candidate, so no in-order delay -- shorter or longer
+than the interval, constant or varying -- can make a pong be credited to a
+ping other than its own. The alternatives were studied: crediting the oldest
+pending ping once an owed ping's deadline passed (the previous rule here) is
+fooled by any sustained delay longer than the interval (every pong is
+credited to the next ping, RTT short by one interval), and dithered send
+times with consistency scoring only make the wrong pairing *unlikely*, not
+impossible. Genesys's own client never has more than one ping outstanding
+either.
 
-Limitation (honest): without correlation ids the attribution is undecidable
-when RTT exceeds the probe interval *and* pongs are also lost. If ping ``k``'s
-pong is late (after ping ``k+1`` was sent) and ping ``k+1``'s pong is lost,
-rule 4 credits ``k``'s late pong to ``k+1`` (with a plausible RTT) and the
-loss is charged to ``k``. Likewise, with ``timeout > interval`` and several
-pending pings, a lost pong for the older one credits the newer one's pong
-to it (FIFO). The same holds for a *sustained* delay longer than the
-interval: pong arrival times ``k*interval + d`` (``interval < d``) are
-indistinguishable from a single lost pong followed by RTT ``d - interval``,
-and rule 4 picks the latter, so the reported RTT is short by one interval
-until a pong is lost. (Delays between ``timeout`` and ``interval`` are
-attributed exactly: each pong arrives before the next ping is sent.) Probers
-that need exact attribution in that regime skip the application ping while
-:meth:`AppPongMatcher.awaiting_late` is true; the exact control-frame RTT,
-measured on the same connection, also exposes the discrepancy.
+Why 10 x timeout for the horizon: with timeout <= interval (the config rule),
+a pong 10 timeouts late is far beyond any RTT the thresholds care about, and
+the horizon bounds what a lost pong costs; a horizon as long as the heartbeat
+period (30 s) would hold the application probe for 30 slots per lost pong at
+the default interval, with no gain in exactness for delays the monitor can
+still call "late" rather than "lost".
+
+The price (the one remaining limit): a pong that never comes blocks the
+application probe until the horizon, so one dropped pong costs
+``ceil(horizon / interval)`` timed-out slots when the horizon exceeds the
+interval (one slot when ``10 x timeout <= interval``); and a pong that
+arrives *after* the horizon *and* after the next ping was sent is credited to
+that next ping. That case is visible: the next ping's own pong then arrives
+with nothing outstanding and is counted as a stray
+(:attr:`AppPongMatcher.strays`).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 __all__ = [
+    "LOSS_HORIZON_FACTOR",
+    "PREVIOUS_UNANSWERED",
     "AppPongMatcher",
     "ControlPongMatcher",
     "Resolution",
@@ -84,14 +83,21 @@ __all__ = [
 ]
 
 
+LOSS_HORIZON_FACTOR = 10.0
+"""An owed ping is declared lost ``LOSS_HORIZON_FACTOR x timeout`` after it was sent."""
+
+PREVIOUS_UNANSWERED = "previous_ping_unanswered"
+"""Timeout reason of an application slot that sent nothing: the previous ping was still owed."""
+
+
 @dataclass(frozen=True, slots=True)
 class Resolution:
     """What became of one ping.
 
     Exactly one of: answered in time (``rtt`` set, ``timed_out`` False,
-    ``late`` False); timed out (``rtt`` None, ``timed_out`` True); a late
-    pong for an already timed-out ping (``rtt`` set, ``late`` True; see the
-    module docstring: informational only).
+    ``late`` False); timed out (``rtt`` None, ``timed_out`` True); the late
+    answer of an already timed-out ping (``rtt`` set to its true RTT,
+    ``late`` True: the ping stays a timeout, the RTT is reported beside it).
     """
 
     seq: int
@@ -107,162 +113,123 @@ def control_payload(seq: int) -> bytes:
 
 
 class AppPongMatcher:
-    """Attributes Genesys application pongs (no correlation id) to pings.
+    """Attributes Genesys application pongs (no correlation id) by stop-and-wait.
+
+    See the module docstring for the rule and its one limit.
 
     Args:
       timeout: seconds after sending at which a ping times out (> 0); the
         caller calls :meth:`on_deadline` then.
-      horizon: how long after *sending* a timed-out ping its pong is still
-        expected (default ``3 * timeout``; at least ``timeout``).
-      max_owed: bound on remembered owed pings (memory bound).
+      horizon: how long after *sending* an owed ping its pong is still
+        expected (default ``LOSS_HORIZON_FACTOR * timeout``; at least
+        ``timeout``). Until then no new application ping may be sent.
     """
 
     __slots__ = (
-        "_held",
         "_owed",
-        "_pending",
+        "_sent",
+        "_seq",
         "horizon",
         "late_pongs",
         "lost_pongs",
-        "max_owed",
         "strays",
         "timeout",
     )
 
-    def __init__(self, timeout: float, horizon: float | None = None, *, max_owed: int = 64) -> None:
+    def __init__(self, timeout: float, horizon: float | None = None) -> None:
         if not timeout > 0:
             raise ValueError(f"timeout must be > 0, got {timeout}")
         if horizon is None:
-            horizon = 3.0 * timeout
+            horizon = LOSS_HORIZON_FACTOR * timeout
         if not horizon >= timeout:
             raise ValueError(f"horizon ({horizon}) must be >= timeout ({timeout})")
-        if max_owed < 1:
-            raise ValueError("max_owed must be >= 1")
         self.timeout = timeout
         self.horizon = horizon
-        self.max_owed = max_owed
-        self._pending: deque[tuple[int, float]] = deque()
-        self._owed: deque[tuple[int, float]] = deque()
-        self._held: list[float] = []
+        self._seq: int | None = None
+        self._sent = 0.0
+        self._owed = False
         self.strays = 0
-        """Pongs that matched no ping."""
+        """Pongs that arrived with no ping outstanding."""
         self.late_pongs = 0
-        """Late resolutions emitted."""
+        """Late answers (pongs of owed pings)."""
         self.lost_pongs = 0
-        """Owed pings forgotten without a pong (past the horizon, or overtaken)."""
+        """Owed pings declared lost (past the horizon, or discarded by :meth:`close`)."""
 
     @property
     def pending(self) -> int:
-        """Pings awaiting an answer within their timeout."""
-        return len(self._pending)
+        """1 while a ping awaits its answer within its timeout, else 0."""
+        return int(self._seq is not None and not self._owed)
 
     @property
     def owed(self) -> int:
-        """Timed-out pings whose pong may still arrive."""
-        return len(self._owed)
-
-    @property
-    def held(self) -> int:
-        """Ambiguous pongs held until they can be attributed."""
-        return len(self._held)
+        """1 while a timed-out ping's pong may still arrive, else 0."""
+        return int(self._seq is not None and self._owed)
 
     def _expire(self, now: float) -> None:
-        owed = self._owed
-        horizon = self.horizon
-        while owed and owed[0][1] + horizon < now:
-            owed.popleft()
+        if self._owed and self._sent + self.horizon <= now:
+            self._seq = None
+            self._owed = False
             self.lost_pongs += 1
+
+    def may_send(self, now: float) -> bool:
+        """True when nothing is outstanding at ``now`` (an owed ping past the horizon is lost)."""
+        self._expire(now)
+        return self._seq is None
 
     def awaiting_late(self, now: float) -> bool:
-        """True while a timed-out ping's pong may still arrive (an owed ping, or a held pong).
-
-        A prober that skips the application ping of a slot while this is true
-        (recording the slot as a timeout, as Genesys's own client never has
-        more than one ping outstanding) never creates the ambiguity of rule 3,
-        so attribution stays exact even when RTT exceeds the interval.
-        """
-        if not self._held:
-            self._expire(now)
-        return bool(self._owed) or bool(self._held)
+        """True while a timed-out ping's pong may still arrive (within the horizon)."""
+        self._expire(now)
+        return self._owed
 
     def on_sent(self, seq: int, t: float) -> None:
-        """Ping ``seq`` was written at ``t``."""
-        if not self._held:
-            self._expire(t)
-        self._pending.append((seq, t))
+        """Ping ``seq`` is being written at ``t`` (register before writing).
 
-    def on_pong(self, t: float) -> list[Resolution]:
-        """A pong arrived at ``t``; return what it resolved (possibly nothing yet)."""
-        if not self._held:
-            self._expire(t)
-        owed = self._owed
-        pending = self._pending
-        if not owed:
-            if pending:
-                seq, sent = pending.popleft()
-                return [Resolution(seq, sent, t - sent, False)]
-            self.strays += 1
-            return []
-        if not pending:
-            seq, sent = owed.popleft()
-            self.late_pongs += 1
-            return [Resolution(seq, sent, t - sent, False, True)]
-        held = self._held
-        held.append(t)
-        if len(held) <= len(owed):
-            return []
-        out = self._late_for_owed(held[:-1])
-        seq, sent = pending.popleft()
-        out.append(Resolution(seq, sent, t - sent, False))
-        return out
-
-    def _late_for_owed(self, pongs: list[float]) -> list[Resolution]:
-        """Credit ``pongs`` to the oldest owed pings in order; forget all owed; clear held."""
-        owed = self._owed
-        out: list[Resolution] = []
-        for t in pongs:
-            seq, sent = owed.popleft()
-            out.append(Resolution(seq, sent, t - sent, False, True))
-        self.late_pongs += len(pongs)
-        self.lost_pongs += len(owed)
-        owed.clear()
-        self._held = []
-        return out
-
-    def on_deadline(self, seq: int, t: float) -> list[Resolution]:
-        """Ping ``seq``'s timeout elapsed at ``t``; return what that resolved.
-
-        Returns ``[]`` if ``seq`` was already answered.
+        Raises ValueError if a ping is still outstanding (stop-and-wait).
         """
-        pending = self._pending
-        if pending and pending[0][0] == seq:
-            if self._held:
-                held = self._held
-                out = self._late_for_owed(held[:-1])
-                _, sent = pending.popleft()
-                out.append(Resolution(seq, sent, held[-1] - sent, False))
-                return out
-            _, sent = pending.popleft()
-        else:
-            for i, entry in enumerate(pending):
-                if entry[0] == seq:
-                    sent = entry[1]
-                    del pending[i]
-                    break
-            else:
-                return []
-        self._owed.append((seq, sent))
-        if len(self._owed) > self.max_owed:
-            self._owed.popleft()
-            self.lost_pongs += 1
-        return [Resolution(seq, sent, None, True)]
+        self._expire(t)
+        if self._seq is not None:
+            raise ValueError("stop-and-wait: an application ping is still outstanding")
+        self._seq = seq
+        self._sent = t
+        self._owed = False
+
+    def refine_sent(self, seq: int, t: float) -> None:
+        """The write of ping ``seq`` completed at ``t``: RTTs count from ``t`` (if still held)."""
+        if self._seq == seq:
+            self._sent = t
+
+    def on_pong(self, t: float) -> Resolution | None:
+        """A pong arrived at ``t``: the answer of the one outstanding ping, or a stray (None)."""
+        self._expire(t)
+        seq = self._seq
+        if seq is None:
+            self.strays += 1
+            return None
+        sent = self._sent
+        late = self._owed
+        self._seq = None
+        self._owed = False
+        if late:
+            self.late_pongs += 1
+        return Resolution(seq, sent, t - sent, False, late)
+
+    def on_deadline(self, seq: int, t: float) -> Resolution | None:
+        """Ping ``seq``'s timeout elapsed at ``t``: its timeout (it becomes owed), or None."""
+        if self._seq != seq or self._owed:
+            return None
+        self._owed = True
+        return Resolution(seq, self._sent, None, True)
 
     def close(self) -> list[Resolution]:
-        """The connection ended: time out every pending ping and forget all state."""
-        out = [Resolution(seq, sent, None, True) for seq, sent in self._pending]
-        self._pending.clear()
-        self._owed.clear()
-        self._held = []
+        """The connection ended: time out a pending ping, declare an owed one lost, forget both."""
+        out: list[Resolution] = []
+        if self._seq is not None:
+            if self._owed:
+                self.lost_pongs += 1
+            else:
+                out.append(Resolution(self._seq, self._sent, None, True))
+        self._seq = None
+        self._owed = False
         return out
 
 
@@ -277,22 +244,33 @@ class ControlPongMatcher:
     Args:
       timeout: seconds after sending at which a ping times out (> 0).
       horizon: how long after sending a timed-out ping's pong is still
-        recognised (default ``3 * timeout``).
+        recognised (default ``LOSS_HORIZON_FACTOR * timeout``).
       max_owed: bound on remembered timed-out pings.
     """
 
-    __slots__ = ("_owed", "_pending", "_seq_payload", "horizon", "late_pongs", "max_owed", "strays")
+    __slots__ = (
+        "_owed",
+        "_pending",
+        "_seq_payload",
+        "horizon",
+        "late_pongs",
+        "lost_pongs",
+        "max_owed",
+        "strays",
+    )
 
     def __init__(self, timeout: float, horizon: float | None = None, *, max_owed: int = 64) -> None:
         if not timeout > 0:
             raise ValueError(f"timeout must be > 0, got {timeout}")
-        self.horizon = 3.0 * timeout if horizon is None else horizon
+        self.horizon = LOSS_HORIZON_FACTOR * timeout if horizon is None else horizon
         self.max_owed = max_owed
         self._pending: dict[bytes, tuple[int, float]] = {}
         self._seq_payload: dict[int, bytes] = {}
         self._owed: dict[bytes, tuple[int, float]] = {}
         self.strays = 0
         self.late_pongs = 0
+        self.lost_pongs = 0
+        """Timed-out pings forgotten without a pong (past the horizon, or beyond ``max_owed``)."""
 
     @property
     def pending(self) -> int:
@@ -313,6 +291,12 @@ class ControlPongMatcher:
         self._seq_payload[seq] = payload
         return payload
 
+    def refine_sent(self, seq: int, t: float) -> None:
+        """The write of ping ``seq`` completed at ``t``: its RTT counts from ``t`` (if pending)."""
+        payload = self._seq_payload.get(seq)
+        if payload is not None:
+            self._pending[payload] = (seq, t)
+
     def _expire(self, now: float) -> None:
         owed = self._owed
         horizon = self.horizon
@@ -321,6 +305,7 @@ class ControlPongMatcher:
             if owed[payload][1] + horizon >= now:
                 break
             del owed[payload]
+            self.lost_pongs += 1
 
     def on_pong(self, payload: bytes, t: float) -> Resolution | None:
         """A pong echoing ``payload`` arrived at ``t``."""
@@ -347,6 +332,7 @@ class ControlPongMatcher:
         self._owed[payload] = (seq, sent)
         if len(self._owed) > self.max_owed:
             del self._owed[next(iter(self._owed))]
+            self.lost_pongs += 1
         return Resolution(seq, sent, None, True)
 
     def close(self) -> list[Resolution]:

@@ -157,9 +157,13 @@ class ProbeStats:
     """
 
     __slots__ = (
+        "_late_w",
+        "_late_w_max",
         "all_time",
         "critical_rtt",
         "jitter",
+        "late",
+        "late_max",
         "local_stalls",
         "stability",
         "timeouts",
@@ -174,6 +178,11 @@ class ProbeStats:
         self.stability = StabilityWindow(window)
         self.critical_rtt = critical_rtt
         self.local_stalls = 0
+        self.late = 0
+        """Late answers: pongs of pings already counted as timeouts."""
+        self.late_max = 0.0
+        self._late_w = 0
+        self._late_w_max = 0.0
 
     def record(
         self, rtt: float | None, *, planned: bool = False, local_stall: bool = False
@@ -193,6 +202,21 @@ class ProbeStats:
         self.stability.record(rtt is not None and rtt < self.critical_rtt, planned=planned)
         return self.jitter.add(rtt)
 
+    def record_late(self, rtt: float) -> None:
+        """Record the late answer of a slot already recorded as a timeout.
+
+        The slot stays a timeout (count, timeouts, stability and IPDV are not
+        touched); its true RTT enters the whole-run RTT histogram, so the
+        ``rtt_*`` percentiles include late answers.
+        """
+        self.late += 1
+        self.all_time.add(rtt)
+        if rtt > self.late_max:
+            self.late_max = rtt
+        self._late_w += 1
+        if rtt > self._late_w_max:
+            self._late_w_max = rtt
+
     def summary(self) -> dict[str, Any]:
         """The whole-run summary (JSON-able, ``None`` where nothing was measured).
 
@@ -201,10 +225,13 @@ class ProbeStats:
         * ``count``: slots recorded; ``answered``; ``timeouts``;
           ``timeout_ratio`` (timeouts / count); ``max_consecutive_timeouts``;
           ``planned_excluded`` (slots excluded from stability); ``local_stalls``;
+        * ``late``: late answers (pongs of slots already counted as timeouts);
+          ``late_rtt_max_s``: the largest late RTT;
         * ``rtt_min_s``, ``rtt_p50_s``, ``rtt_p95_s``, ``rtt_p99_s``,
-          ``rtt_max_s``, ``rtt_mean_s``: answered RTTs over the whole run
-          (nearest-rank quantiles within ``alpha`` relative error; exact min,
-          max and mean);
+          ``rtt_max_s``, ``rtt_mean_s``: every measured RTT over the whole run,
+          answered in time **and late answers** (so a delay beyond the timeout
+          shows in the percentiles); nearest-rank quantiles within ``alpha``
+          relative error; exact min, max and mean;
         * ``jitter``: ``ipdv_mean_s`` and ``ipdv_p99_s`` (|IPDV|, RFC 3393,
           whole run), ``rfc3550_s`` (RFC 3550 smoothed jitter, current value),
           ``pdv_s`` (RFC 5481 p99 - min over the current sliding window);
@@ -212,12 +239,14 @@ class ProbeStats:
         """
         h = self.all_time
         t = self.timeouts
-        answered = h.count
+        answered = t.count - t.timeouts
         j = self.jitter
         return {
             "count": t.count,
             "answered": answered,
             "timeouts": t.timeouts,
+            "late": self.late,
+            "late_rtt_max_s": self.late_max if self.late else None,
             "timeout_ratio": t.ratio,
             "max_consecutive_timeouts": t.max_consecutive,
             "planned_excluded": self.stability.excluded,
@@ -242,8 +271,10 @@ class ProbeStats:
 
         Keys: ``count``, ``timeouts``, ``p50_s``, ``p95_s``, ``p99_s``,
         ``min_s``, ``max_s``, ``pdv_s`` (RFC 5481), ``jitter_rfc3550_s``,
-        ``stability``, ``consecutive_timeouts``; keys with no value are omitted
-        (attribute values cannot be ``None``).
+        ``stability``, ``consecutive_timeouts`` over the sliding window
+        (answered-in-time RTTs); ``late`` and ``late_max_s``: late answers since
+        the previous call (reported beside, not inside, the window quantiles);
+        keys with no value are omitted (attribute values cannot be ``None``).
         """
         w = self.window
         values = w.sorted_answered_once()  # not kept until the next sample
@@ -251,7 +282,12 @@ class ProbeStats:
             "count": len(w),
             "timeouts": w.timeouts,
             "consecutive_timeouts": self.timeouts.consecutive,
+            "late": self._late_w,
         }
+        if self._late_w:
+            out["late_max_s"] = self._late_w_max
+        self._late_w = 0
+        self._late_w_max = 0.0
         if values:
             n = len(values)
             out["p50_s"] = values[max(0, math.ceil(0.5 * n) - 1)]

@@ -103,6 +103,9 @@ MAX_HYSTERESIS: Final = 1000
 MAX_COUNT_LEVEL: Final = 1000
 MAX_WINDOW: Final = 86_400.0
 MAX_HEARTBEAT_PERIOD: Final = 3600.0
+MIN_RECONNECT_MAX_DELAY: Final = 1.0
+"""Below this, a fleet of monitors would hammer a recovering gateway."""
+MAX_RECONNECT_MAX_DELAY: Final = 300.0
 MAX_CONFIG_BYTES: Final = 1024 * 1024
 
 ENV_PREFIX: Final = "GENESYS_PULSE_"
@@ -376,6 +379,10 @@ class TargetConfig:
     control_pings: bool = True
     application_pings: bool = True
     thresholds: Thresholds = Thresholds()
+    reconnect_max_delay: float = 5.0
+    """Cap of the jittered delay between attempts to reconnect to an existing channel:
+    recovery of the endpoint is noticed within this (plus one connect). Channel
+    creation and login back off separately and more slowly."""
     genesys: GenesysSettings | None = None
     websocket: WebSocketSettings | None = None
 
@@ -739,6 +746,7 @@ _TUNABLE_KEYS: Final = (
     "control_pings",
     "application_pings",
     "thresholds",
+    "reconnect_max_delay",
 )
 _GENESYS_KEYS: Final = (
     "environment",
@@ -787,6 +795,7 @@ _ENV_TARGET: Final[dict[str, str]] = {
     "TIMEOUT": "timeout",
     "STABILITY_WINDOW": "stability_window",
     "HEARTBEAT_PERIOD": "heartbeat_period",
+    "RECONNECT_MAX_DELAY": "reconnect_max_delay",
     "CONTROL_PINGS": "control_pings",
     "APPLICATION_PINGS": "application_pings",
 }
@@ -870,6 +879,22 @@ def _parse_tunables(ctx: _Ctx, path: str, table: Mapping[str, Any], failed: set[
             _p_duration(ctx, p, table["heartbeat_period"], lo=0.0, hi=MAX_HEARTBEAT_PERIOD),
             p,
         )
+    if "reconnect_max_delay" in table:
+        p = _join(path, "reconnect_max_delay")
+        put(
+            "reconnect_max_delay",
+            _p_duration(
+                ctx,
+                p,
+                table["reconnect_max_delay"],
+                lo=MIN_RECONNECT_MAX_DELAY,
+                hi=MAX_RECONNECT_MAX_DELAY,
+                lo_rule="is below the 1 s minimum (reconnecting faster than that hammers a "
+                "recovering gateway)",
+                hi_rule="is above the 5 min maximum (recovery would go unnoticed for minutes)",
+            ),
+            p,
+        )
     if "stability_window" in table:
         p = _join(path, "stability_window")
         put(
@@ -931,6 +956,7 @@ _BUILTIN: Final[dict[str, Any]] = {
     "interval": 1.0,
     "stability_window": 300,
     "heartbeat_period": 30.0,
+    "reconnect_max_delay": 5.0,
     "control_pings": True,
     "thresholds.rtt_control.warning": 0.150,
     "thresholds.rtt_control.critical": 0.400,
@@ -1140,6 +1166,7 @@ def _parse_target(
         timeout=timeout,
         stability_window=v["stability_window"],
         heartbeat_period=hb,
+        reconnect_max_delay=v["reconnect_max_delay"],
         control_pings=control_pings,
         application_pings=application_pings,
         thresholds=thresholds,

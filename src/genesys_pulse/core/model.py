@@ -46,6 +46,12 @@ class Sample:
     (``None`` exactly when ``timed_out``). For ``HEARTBEAT`` samples ``rtt_s``
     is ``None`` and ``gap_s`` holds the time since the previous heartbeat;
     ``timed_out`` then means the heartbeat silence exceeded its limit.
+
+    A **late answer** is a second record for a slot already reported as timed
+    out: ``late=True``, ``timed_out=True``, ``rtt_s=None`` and ``late_rtt_s``
+    the pong's true RTT (arrival - send). It is not a new slot: counts,
+    stability and the timeout counter ignore it; RTT percentiles, the OTel RTT
+    histogram and the RTT threshold machine take its ``late_rtt_s``.
     """
 
     target: str
@@ -58,10 +64,21 @@ class Sample:
     timed_out: bool
     at: float
     jitter_s: float | None = None
-    """IPDV: |RTT_k - RTT_(k-1)| between consecutive answered probes (RFC 3393)."""
+    """IPDV (RFC 3393): |RTT_k - RTT_(k-1)| when slots k-1 and k were both answered in time;
+    ``None`` for a timed-out slot and for the first answered slot after one (a timeout breaks
+    the pair: no IPDV spans it)."""
     local_stall: bool = False
     """The local event loop was stalled while this sample was taken."""
     gap_s: float | None = None
+    late: bool = False
+    """This record is the late answer of slot ``seq`` (already reported as a timeout)."""
+    late_rtt_s: float | None = None
+    """The late answer's true RTT (only with ``late``)."""
+    timeout_reason: str | None = None
+    """Why a probe slot timed out: ``"no_answer"`` (sent, unanswered within the timeout),
+    ``"previous_ping_unanswered"`` (application stop-and-wait: nothing sent, the previous
+    ping was still owed), ``"not_connected"`` (no usable connection), ``"local_stall"``
+    (a local stall swallowed the slot); ``None`` when answered."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,10 @@ probes it carries while new slots already go to the new link.
 The reader task of a link calls :meth:`Link.on_pong` / :meth:`Link.on_message`
 synchronously with the receive timestamp of each frame (see
 :meth:`genesys_pulse.transport.WebSocketConnection.run_reader`): these only
-update the pong matchers and wake the waiting probe slot.
+update the pong matchers and wake the waiting probe slot. A pong that answers
+a ping already reported as a timeout (exact for control pings, stop-and-wait
+for application pings: see :mod:`genesys_pulse.core._pong`) is handed to the
+owner as a *late answer* with its true RTT.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ class LinkOwner(Protocol):
 
     def on_link_dead(self, link: Link) -> None:
         """``link`` was declared dead (closed, timeouts, silence)."""
+
+    def on_late_answer(self, link: Link, kind: str, seq: int, sent: float, t: float) -> None:
+        """The pong of timed-out ping ``seq`` (``kind`` "control"/"application") arrived at ``t``."""
 
 
 class Link:
@@ -72,6 +78,7 @@ class Link:
         self.channel_id = channel_id
         self.control = ControlPongMatcher(timeout)
         self.app = AppPongMatcher(timeout)
+        """Stop-and-wait: at most one application ping outstanding on this link."""
         self._classify = classify
         self._owner = owner
         self.dead = trio.Event()
@@ -97,6 +104,8 @@ class Link:
         self.app_rx_sent: float | None = None
         self._waiting = 0
         self._slot_done: trio.Event | None = None
+        self.app_deferred = False
+        """The current slot waits for the owed application ping before sending its own."""
 
     @property
     def usable(self) -> bool:
@@ -114,21 +123,36 @@ class Link:
 
     # -- probe slot bookkeeping (called by the probe loop) -----------------
 
-    def begin_slot(self, seq: int, waiting: int) -> trio.Event:
-        """Start slot ``seq`` expecting ``waiting`` answers; return the event set when all came."""
+    def begin_slot(self, seq: int, waiting: int, *, app_deferred: bool = False) -> trio.Event:
+        """Start slot ``seq`` expecting ``waiting`` answers; return the event set when all came.
+
+        With ``app_deferred`` the application ping is not sent yet (the
+        previous one is still owed): the event is also set when that owed
+        pong arrives, so that the slot can send its own ping then.
+        """
         self.slot_seq = seq
         self.control_rx = None
         self.app_rx = None
         self.app_rx_sent = None
         self._waiting = waiting
+        self.app_deferred = app_deferred
         done = trio.Event()
         self._slot_done = done
+        return done
+
+    def rearm(self) -> trio.Event:
+        """A fresh completion event for the current slot (after a deferred send)."""
+        done = trio.Event()
+        self._slot_done = done
+        if self._waiting <= 0 or self.dead.is_set():
+            done.set()
         return done
 
     def end_slot(self) -> None:
         """The slot is resolved; later pongs for it are late."""
         self._slot_done = None
         self._waiting = 0
+        self.app_deferred = False
 
     def _answered(self) -> None:
         self._waiting -= 1
@@ -148,6 +172,7 @@ class Link:
             return
         if res.late:
             self.late_pongs += 1
+            self._owner.on_late_answer(self, "control", res.seq, res.sent, t)
             return
         if res.seq == self.slot_seq and self.control_rx is None:
             self.control_rx = t
@@ -174,9 +199,14 @@ class Link:
 
     def on_app_pong(self, t: float) -> None:
         """An application pong arrived at ``t``; attribute it with the core rule."""
-        for res in self.app.on_pong(t):
-            if res.late:
-                self.late_pongs += 1
-            elif not res.timed_out and res.seq == self.slot_seq and self.app_rx is None:
-                self.app_rx = res.sent + (res.rtt or 0.0)
-                self._answered()
+        res = self.app.on_pong(t)
+        if res is None:
+            return
+        if res.late:
+            self.late_pongs += 1
+            self._owner.on_late_answer(self, "application", res.seq, res.sent, t)
+            if self.app_deferred and self._slot_done is not None:
+                self._slot_done.set()  # the channel is free: the slot sends its ping now
+        elif res.seq == self.slot_seq and self.app_rx is None:
+            self.app_rx = t
+            self._answered()

@@ -146,6 +146,10 @@ class KindStats:
             return None
         return probe.record(rtt, planned=planned, local_stall=False)
 
+    def record_late(self, rtt: float) -> None:
+        """Record the late answer of a slot already recorded as a timeout (see ProbeStats)."""
+        (self._probe or self.probe).record_late(rtt)
+
     def record_gap(self, gap: float, *, timed_out: bool, local_stall: bool) -> None:
         """Record one heartbeat gap (or a silence that exceeded the critical level)."""
         self._hb_count += 1

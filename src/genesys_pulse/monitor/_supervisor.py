@@ -28,7 +28,22 @@ Genesys targets (``GenesysSupervisor``):
   message). Genesys has no DELETE for channels: abandoned channels are the
   oldest unconnected ones, which the service evicts first.
 * **Reconnect** with core :class:`~genesys_pulse.core.Backoff` (capped,
-  jittered, remembered, decayed after a stable period).
+  jittered, remembered, decayed after a stable period), in two tiers, so that
+  the time to notice a recovered endpoint is not measurement error while
+  Genesys is still treated politely:
+
+  - the *cheap* attempt -- a WebSocket connect to the channel the target
+    already has -- backs off from 1 s to ``reconnect_max_delay`` (default
+    5 s, full jitter): recovery is noticed within that bound plus one
+    connect;
+  - an attempt that needs REST -- creating a channel, logging in -- backs
+    off separately, from 1 s to 90 s; a channel is only created when the
+    old one is gone, and a token only fetched when needed.
+
+  ``429``/``Retry-After`` is a floor on either delay. ``connection.restored``
+  reports ``outage_s`` (loss to restored connection) with
+  ``genesys.outage.uncertainty_s``: the time since the last failed attempt, i.e. how
+  long the endpoint may already have been back before the monitor saw it.
 
 Plain WebSocket targets (``WebSocketSupervisor``): connect, reconnect with
 backoff; no channels, tokens or rotations.
@@ -51,7 +66,7 @@ if TYPE_CHECKING:
 from genesys_pulse.core import _messages as msgs
 from genesys_pulse.core._backoff import Backoff
 from genesys_pulse.core.config import TargetConfig
-from genesys_pulse.core.model import EVENT_NAMES, AttrValue
+from genesys_pulse.core.model import EVENT_NAMES, AttrValue, ProbeKind
 from genesys_pulse.transport import (
     CloseInfo,
     Connector,
@@ -89,6 +104,9 @@ CLOSE_TIMEOUT = 1.0
 
 SHUTDOWN_CLOSE_TIMEOUT = 0.5
 """Upper bound of closing the sockets when the monitor stops."""
+
+A_OUTAGE_UNCERTAINTY = "genesys.outage.uncertainty_s"
+"""``connection.restored`` attribute (the contract: ``telemetry/_names.py``, docs/telemetry.md)."""
 
 SOCKET_CLOSING_HOLDOFF = 120.0
 """After a ``socket_closing`` rotation, further ``socket_closing`` notices within this
@@ -128,7 +146,14 @@ class _Base:
         self.cfg: TargetConfig = probe.cfg
         self.connector = connector
         self.rng = rng
-        self.backoff = Backoff(rng, initial=1.0, cap=90.0)
+        cap = self.cfg.reconnect_max_delay
+        self.backoff = Backoff(rng, initial=min(1.0, cap), cap=cap)
+        """Reconnecting to an existing channel (a cheap WebSocket connect)."""
+        self.rest_backoff = Backoff(rng, initial=1.0, cap=90.0)
+        """Attempts that create a channel or log in (REST): slower."""
+        self.last_failed_at: float | None = None
+        """When the latest reconnect attempt of the current outage failed."""
+        self._rest_used = False
         self._generation = 0
         self._wake = trio.Event()
         self._nursery: trio.Nursery | None = None
@@ -159,6 +184,10 @@ class _Base:
     def on_link_dead(self, link: Link) -> None:
         """Wake the supervisor loop."""
         self._wake.set()
+
+    def on_late_answer(self, link: Link, kind: str, seq: int, sent: float, t: float) -> None:
+        """Forward a late answer (the true RTT of a timed-out ping) to the probe."""
+        self.probe.record_late(link, ProbeKind(kind), seq, sent, t)
 
     def _classify(self, data: str | bytes) -> tuple[str, str] | None:
         raise NotImplementedError
@@ -218,9 +247,18 @@ class _Base:
         self.probe.connected.set()
         self.probe.planned_outage = False
         self.probe.connection_state = "connected"
+        now = trio.current_time()
         if restored and self.lost_at is not None:
-            self.probe.event("connection.restored", outage_s=trio.current_time() - self.lost_at)
+            last = max(self.lost_at, self.last_failed_at or self.lost_at)
+            self.probe.event(
+                "connection.restored",
+                outage_s=now - self.lost_at,
+                **{A_OUTAGE_UNCERTAINTY: now - last},
+            )
         self.lost_at = None
+        self.last_failed_at = None
+        self.backoff.on_connected(now)
+        self.rest_backoff.on_connected(now)
 
     def _lost(self, link: Link) -> None:
         info = link.close_info or link.ws.close_info
@@ -277,10 +315,14 @@ class _Base:
     def _take_rotation(self, link: Link) -> str | None:
         return None
 
-    def _next_delay(self, retry_after: float | None = None) -> float:
-        """The core backoff's next delay (uptime of the last connection decays it first)."""
-        self.backoff.on_disconnected(trio.current_time())
-        return self.backoff.next_delay(retry_after)
+    def _next_delay(self, retry_after: float | None = None, *, rest: bool = False) -> float:
+        """The next delay of the cheap (or, with ``rest``, the REST) back-off.
+
+        The uptime of the last connection decays the back-off first.
+        """
+        backoff = self.rest_backoff if rest else self.backoff
+        backoff.on_disconnected(trio.current_time())
+        return backoff.next_delay(retry_after)
 
     def _cause(self, exc: BaseException) -> FailureCause:
         """Why a connect failed (``error.type``, host, OS message)."""
@@ -318,8 +360,12 @@ class _Base:
         error: str = "",
         retry_after: float | None = None,
         exc: BaseException | None = None,
+        *,
+        rest: bool = False,
     ) -> None:
-        delay = self._next_delay(retry_after)
+        if reason == "connect_failed":
+            self.last_failed_at = trio.current_time()
+        delay = self._next_delay(retry_after, rest=rest)
         self.probe.connection_state = "backoff"
         attrs: dict[str, AttrValue] = {}
         if exc is not None:
@@ -561,6 +607,7 @@ class GenesysSupervisor(_Base):
 
     async def _new_channel(self) -> Any:
         """Create and subscribe a channel; schedule its rotation before expiry."""
+        self._rest_used = True
         channel = await self._api.create_channel()
         self.channels_created += 1
         if self.settings.topics:
@@ -604,6 +651,7 @@ class GenesysSupervisor(_Base):
         channel: Any = None
         restored = False
         while True:
+            self._rest_used = False
             try:
                 link, channel = await self._connect(channel)
             except AuthRefused:
@@ -616,6 +664,8 @@ class GenesysSupervisor(_Base):
                     type(exc).__name__,
                     retry_after if isinstance(retry_after, int | float) else None,
                     exc=exc,
+                    # the next attempt needs REST (or this one failed there): slow tier
+                    rest=self._rest_used or channel is None,
                 )
                 continue
             self._install(link, restored=restored)
@@ -639,7 +689,7 @@ class GenesysSupervisor(_Base):
                 self._closing_reconnected = True
                 self.probe.event("reconnect", reason="socket_closing", delay_s=0.0, error="")
             else:
-                await self._backoff_sleep(link.dead_reason or "closed")
+                await self._backoff_sleep(link.dead_reason or "closed", rest=channel is None)
 
     async def _rotate(self, old: Link, channel: Any, reason: str) -> tuple[Link, Any]:
         """Make-before-break: a new channel and link are current before ``old`` is closed.
@@ -659,7 +709,7 @@ class GenesysSupervisor(_Base):
             except Exception as exc:
                 if old.dead.is_set():
                     return old, channel
-                delay = self._next_delay()
+                delay = self._next_delay(rest=True)
                 self.probe.event(
                     "reconnect",
                     reason=f"rotation_failed:{reason}",

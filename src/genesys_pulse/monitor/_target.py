@@ -50,6 +50,7 @@ from typing import Any
 
 import trio
 
+from genesys_pulse.core._pong import PREVIOUS_UNANSWERED
 from genesys_pulse.core._schedule import ProbeSchedule, first_window_end
 from genesys_pulse.core._thresholds import Direction, ThresholdMachine, Transition
 from genesys_pulse.core.config import TargetConfig
@@ -202,18 +203,39 @@ class TargetProbe:
         *,
         stalled: bool,
         planned: bool = False,
+        reason: str = "no_answer",
+        rtt_level: bool = True,
     ) -> Sample:
-        """Account for one probe slot (control/application), build its sample, deliver it."""
+        """Account for one probe slot (control/application), build its sample, deliver it.
+
+        ``rtt_level=False`` keeps a timed-out slot away from the RTT threshold
+        machine: a ping that was sent and timed out is observed there once,
+        later -- by its late RTT, or as a timeout when it is declared lost --
+        and a slot that sent nothing because the previous ping is owed has no
+        RTT of its own. The timeout counter, stability and the
+        consecutive-timeout level take the slot at once.
+        """
         st = self.state[kind]
         ipdv = st.stats.record(rtt, planned=planned, local_stall=stalled)
         timed_out = rtt is None
         sample = Sample(
-            self.id, kind, k, due, sent, rtt, timed_out, at, jitter_s=ipdv, local_stall=stalled
+            self.id,
+            kind,
+            k,
+            due,
+            sent,
+            rtt,
+            timed_out,
+            at,
+            jitter_s=ipdv,
+            local_stall=stalled,
+            timeout_reason=reason if timed_out else None,
         )
         if not (planned or stalled):
             m = st.machines
             st.consecutive = st.consecutive + 1 if timed_out else 0
-            self._transition(kind, m["rtt"].observe(rtt))
+            if rtt_level or not timed_out:
+                self._transition(kind, m["rtt"].observe(rtt))
             if ipdv is not None:
                 self._transition(kind, m["jitter"].observe(ipdv))
             self._transition(kind, m["consecutive_timeouts"].observe(float(st.consecutive)))
@@ -345,14 +367,24 @@ class TargetProbe:
     def _missed_slot(self, k: int, due: float) -> None:
         at = time.time()
         for kind in self.kinds:
-            self.record(kind, k, due, None, None, at, stalled=True)
+            self.record(kind, k, due, None, None, at, stalled=True, reason="local_stall")
 
     def _disconnected_slot(self, k: int, due: float) -> None:
         at = time.time()
         planned = self.planned_outage
         stalled = self._lag.stalled_during(due, due)
         for kind in self.kinds:
-            self.record(kind, k, due, None, None, at, stalled=stalled, planned=planned)
+            self.record(
+                kind,
+                k,
+                due,
+                None,
+                None,
+                at,
+                stalled=stalled,
+                planned=planned,
+                reason="not_connected",
+            )
 
     async def _slot(self, k: int, due: float, next_due: float, *, late: bool) -> None:
         link = self.link
@@ -362,26 +394,33 @@ class TargetProbe:
         kinds = self.kinds
         control = ProbeKind.CONTROL in kinds
         app = ProbeKind.APPLICATION in kinds
-        done = link.begin_slot(k, int(control) + int(app))
-        ws = link.ws
+        timeout = self.cfg.timeout
         t0 = trio.current_time()
+        lost_c, lost_a = link.control.lost_pongs, link.app.lost_pongs
+        # Stop-and-wait (core _pong): while the previous application ping is
+        # owed, this slot's is deferred until its pong arrives (within the slot)
+        app_now = app and link.app.may_send(t0)
+        deferred = app and not app_now
+        done = link.begin_slot(k, int(control) + int(app), app_deferred=deferred)
+        ws = link.ws
         sent_c: float | None = None
         sent_a: float | None = None
         t0_a = t0
         send_failed = False
         sending = True
+        dl_c = dl_a = next_due
         # One cancel scope per slot (they are not free at 10,000 targets): it
         # bounds the writes by the next slot, then the wait by the deadline.
         with trio.CancelScope(deadline=next_due) as scope:
             # Register before writing: the pong can be read while send_all yields.
             try:
-                both = getattr(ws, "send_ping_and_text", None) if control and app else None
+                both = getattr(ws, "send_ping_and_text", None) if control and app_now else None
                 if both is not None:
                     # one write for both frames (one syscall, one scheduler pass)
                     payload = link.control.on_sent(k, t0)
                     link.app.on_sent(k, t0)
                     sent_c = sent_a = await both(payload, self.app_message)
-                elif control and app:  # a transport without the combined write
+                elif control and app_now:  # a transport without the combined write
                     payload = link.control.on_sent(k, t0)
                     sent_c = await ws.send_ping(payload)
                     t0_a = trio.current_time()
@@ -390,17 +429,44 @@ class TargetProbe:
                 elif control:
                     payload = link.control.on_sent(k, t0)
                     sent_c = await ws.send_ping(payload)
-                elif app:
+                elif app_now:
                     link.app.on_sent(k, t0_a)
                     sent_a = await ws.send_text(self.app_message)
             except ConnectionClosed:
                 send_failed = True
             sending = False
+            if sent_c is not None:
+                link.control.refine_sent(k, sent_c)
+                dl_c = min(max(due, sent_c) + timeout, next_due)
+            if sent_a is not None:
+                link.app.refine_sent(k, sent_a)
+                dl_a = min(max(due, sent_a) + timeout, next_due)
             first_sent = sent_c if sent_c is not None else sent_a
             base = max(due, first_sent if first_sent is not None else t0)
-            scope.deadline = min(base + self.cfg.timeout, next_due)
-            if not send_failed and not link.dead.is_set():
+            scope.deadline = min(base + timeout, next_due)
+            while not send_failed and not link.dead.is_set():
                 await done.wait()
+                if not (deferred and link.app.may_send(trio.current_time())):
+                    break
+                # the owed pong arrived: send this slot's application ping now
+                deferred = False
+                link.app_deferred = False
+                done = link.rearm()
+                t0_a = trio.current_time()
+                link.app.on_sent(k, t0_a)
+                sending = True
+                try:
+                    sent_a = await ws.send_text(self.app_message)
+                except ConnectionClosed:
+                    send_failed = True
+                sending = False
+                if sent_a is not None:
+                    link.app.refine_sent(k, sent_a)
+                    dl_a = min(sent_a + timeout, next_due)
+                    scope.deadline = max(scope.deadline, dl_a)
+        # pings declared lost (past the horizon): their RTT level sees a timeout now
+        self._observe_lost(ProbeKind.CONTROL, link.control.lost_pongs - lost_c, stalled=late)
+        self._observe_lost(ProbeKind.APPLICATION, link.app.lost_pongs - lost_a, stalled=late)
         if sending and scope.cancelled_caught:
             # a write blocked for a whole interval: the stream is unusable
             link.declare_dead("send_stalled")
@@ -409,30 +475,45 @@ class TargetProbe:
         stalled = late or self._lag.stalled_during(due, end)
         all_lost = control or app  # no active probe: nothing to judge the link by
         at = time.time()
+        lates: list[tuple[ProbeKind, float, float]] = []
         if control:
             rtt = None
             rx_c = link.control_rx
             if rx_c is not None and sent_c is not None:
                 rtt = rx_c - sent_c if rx_c >= sent_c else rx_c - t0
+                if rx_c > dl_c:  # answered after its own deadline: a timeout, late
+                    lates.append((ProbeKind.CONTROL, sent_c, rtt))
+                    rtt = None
             else:
                 link.control.on_deadline(k, end)
-            all_lost &= self._emit_probe(ProbeKind.CONTROL, k, due, sent_c, rtt, at, stalled)
+            all_lost &= self._emit_probe(
+                ProbeKind.CONTROL, k, due, sent_c, rtt, at, stalled, "no_answer"
+            )
         if app:
             rtt = None
             rx: float | None = link.app_rx
-            if rx is None:
-                for res in link.app.on_deadline(k, end):
-                    if res.seq == k and not res.timed_out and res.rtt is not None:
-                        rx = res.sent + res.rtt
-            if rx is not None and sent_a is not None:
+            reason = "no_answer"
+            if deferred:
+                # stop-and-wait: nothing was sent, the previous ping is still owed
+                reason = PREVIOUS_UNANSWERED
+            elif rx is None or sent_a is None:
+                link.app.on_deadline(k, end)
+            else:
                 rtt = rx - sent_a if rx >= sent_a else rx - t0_a
-            all_lost &= self._emit_probe(ProbeKind.APPLICATION, k, due, sent_a, rtt, at, stalled)
+                if rx > dl_a:
+                    lates.append((ProbeKind.APPLICATION, sent_a, rtt))
+                    rtt = None
+            all_lost &= self._emit_probe(
+                ProbeKind.APPLICATION, k, due, sent_a, rtt, at, stalled, reason
+            )
         if all_lost and not stalled:
             link.lost_slots += 1
             if link.lost_slots >= DEAD_AFTER:
                 link.declare_dead("probe_timeouts")
         else:
             link.lost_slots = 0
+        for kind, sent, late_rtt in lates:
+            self.record_late(link, kind, k, sent, sent + late_rtt)
 
     def _emit_probe(
         self,
@@ -443,12 +524,64 @@ class TargetProbe:
         rtt: float | None,
         at: float,
         stalled: bool,
+        reason: str,
     ) -> bool:
-        self.record(kind, k, due, sent, rtt, at, stalled=stalled)
         timed_out = rtt is None
+        # a sent ping's RTT level waits for its late answer or its loss
+        rtt_level = reason not in ("no_answer", PREVIOUS_UNANSWERED)
+        self.record(
+            kind, k, due, sent, rtt, at, stalled=stalled, reason=reason, rtt_level=rtt_level
+        )
         if timed_out and not stalled:
-            self.event("timeout", probe=kind.value, seq=k)
+            self.event("timeout", probe=kind.value, seq=k, reason=reason)
         return timed_out
+
+    def _observe_lost(self, kind: ProbeKind, n: int, *, stalled: bool) -> None:
+        st = self.state.get(kind)
+        if st is None or stalled:
+            return
+        for _ in range(n):
+            self._transition(kind, st.machines["rtt"].observe(None))
+
+    def record_late(self, link: Link, kind: ProbeKind, k: int, sent: float, t: float) -> None:
+        """The pong of timed-out slot ``k`` arrived at ``t``: record its true RTT as a late answer.
+
+        The slot stays a timeout (its sample, the timeout counter, stability and
+        the consecutive-timeout level are unchanged); the late RTT goes into the
+        RTT percentiles and the RTT threshold machine, and is delivered as a
+        ``late`` sample. A late answer also shows the link is alive (slow, not
+        dead): it resets the link's run of all-lost slots.
+        """
+        st = self.state.get(kind)
+        if st is None:
+            return
+        rtt = t - sent
+        link.lost_slots = 0
+        stalled = self._lag.stalled_during(sent, t)
+        st.stats.record_late(rtt)
+        if not stalled:
+            # a timed-out probe is never better than critical: a late RTT below
+            # the critical level (timeout < critical) is observed as a timeout
+            critical = st.stats.probe.critical_rtt
+            self._transition(kind, st.machines["rtt"].observe(rtt if rtt >= critical else None))
+        sched = self.schedule
+        due = sched.due(k) if sched is not None else sent
+        self._d.sample(
+            Sample(
+                self.id,
+                kind,
+                k,
+                due,
+                sent,
+                None,
+                True,
+                time.time(),
+                local_stall=stalled,
+                late=True,
+                late_rtt_s=rtt,
+                timeout_reason="no_answer",
+            )
+        )
 
     # -- summaries ----------------------------------------------------------------
 

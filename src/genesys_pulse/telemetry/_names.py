@@ -72,6 +72,10 @@ A_METRIC: Final = "metric"
 #: ``server.address``): see ``transport.FailureCause`` and docs/telemetry.md.
 A_ERROR_TYPE: Final = "error.type"
 A_ERROR_MESSAGE: Final = "error.message"
+A_OUTAGE_UNCERTAINTY: Final = "genesys.outage.uncertainty_s"
+"""On ``connection.restored``: seconds since the last failed reconnect attempt -- the
+endpoint came back at most this long before the monitor saw it (``outage_s`` is an
+upper bound; ``outage_s - genesys.outage.uncertainty_s`` a lower bound)."""
 
 #: The only keys a ``target_attrs`` mapping may contribute to metric points.
 TARGET_ATTR_KEYS: Final = frozenset({A_ENVIRONMENT, A_SERVER_ADDRESS})

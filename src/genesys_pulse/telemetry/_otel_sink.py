@@ -448,6 +448,14 @@ class OTelSink:
                 if sample.gap_s is not None and not sample.local_stall:
                     self._record_gap(sample.gap_s, probe.attrs)
                 return
+            if sample.late:
+                # The late answer of a slot already counted as a ping and a
+                # timeout: its true RTT goes into the RTT histogram (so a
+                # backend p99 shows the delay), nothing is counted again.
+                late_rtt = sample.late_rtt_s
+                if late_rtt is not None and not sample.local_stall:
+                    self._record_rtt(late_rtt, probe.attrs)
+                return
             series = probe.series
             series.pings += 1
             sent = sample.sent_mono
