@@ -183,4 +183,4 @@ def test_cli_dashboard_prints_the_summary_on_exit() -> None:
     assert tail[0].startswith("genesys-pulse summary: 1 target(s), ")
     assert any(ln.startswith("emulated-targe") and ln.split()[1] == "ctrl" for ln in tail)
     assert all(len(ln) <= 80 for ln in tail)
-    assert proc.stdout.rstrip().endswith("--output jsonl for all.")
+    assert proc.stdout.rstrip().endswith("JSON: --output jsonl")

@@ -321,8 +321,10 @@ def _num(d: Mapping[str, Any], key: str) -> float | None:
 def summary_text(summary: Mapping[str, Any], width: int = 80) -> str:
     """The final summary of a run as a small table that fits *width* (>= 78) columns.
 
-    RTT and gap figures in ms; ``t/o`` counts timed-out probes; ``stab`` is the
-    stability of the last window; ``level`` the worst threshold level at the end.
+    RTT and gap figures in ms (RTT percentiles include late answers); ``t/o``
+    counts timed-out probes, ``late`` the answers that came after their
+    timeout; ``stab`` is the stability of the last window; ``level`` the worst
+    threshold level at the end.
     """
     targets: Mapping[str, Any] = summary.get("targets") or {}
     duration = _num(summary, "duration_s")
@@ -332,8 +334,8 @@ def summary_text(summary: Mapping[str, Any], width: int = 80) -> str:
     name_w = max(8, min(14 if width < 100 else 24, max((len(t) for t in targets), default=8)))
     lines = [
         head,
-        f"{'target':<{name_w}} {'probe':<5} {'count':>6} {'t/o':>5} "
-        f"{'p50':>7} {'p99':>7} {'max':>7} {'ipdv':>6} {'stab':>6}  level",
+        f"{'target':<{name_w}} {'probe':<5} {'count':>6} {'t/o':>5} {'late':>5} "
+        f"{'p50':>7} {'p99':>7} {'max':>7} {'stab':>6}  level",
     ]
     for tid, entry in targets.items():
         levels: Mapping[str, str] = entry.get("levels") or {}
@@ -350,19 +352,19 @@ def summary_text(summary: Mapping[str, Any], width: int = 80) -> str:
                     worst = lvl
             if probe == "heartbeat":
                 p50, p99, mx = _num(s, "gap_p50_s"), None, _num(s, "gap_max_s")
-                ipdv = stab = None
+                stab = None
+                late = "-"
             else:
                 p50, p99, mx = _num(s, "rtt_p50_s"), _num(s, "rtt_p99_s"), _num(s, "rtt_max_s")
-                jitter = s.get("jitter") if isinstance(s.get("jitter"), Mapping) else {}
-                ipdv = _num(jitter, "ipdv_mean_s") if jitter else None
                 stab = _num(s, "stability")
+                late = str(s.get("late", 0))
             count = s.get("count", 0)
             timeouts = s.get("timeouts", 0)
             name = tid[:name_w] if first else ""
             first = False
             lines.append(
-                f"{name:<{name_w}} {_SHORT[probe]:<5} {count:>6} {timeouts:>5} "
-                f"{_ms(p50, 7)} {_ms(p99, 7)} {_ms(mx, 7)} {_ms(ipdv, 6)} "
+                f"{name:<{name_w}} {_SHORT[probe]:<5} {count:>6} {timeouts:>5} {late:>5} "
+                f"{_ms(p50, 7)} {_ms(p99, 7)} {_ms(mx, 7)} "
                 f"{'-'.rjust(6) if stab is None else f'{stab * 100:5.1f}%'}  {worst}"
             )
         conn = entry.get("connection")
@@ -371,5 +373,5 @@ def summary_text(summary: Mapping[str, Any], width: int = 80) -> str:
     failed = summary.get("failed") or {}
     for tid, why in dict(failed).items():
         lines.append(f"failed: {tid}: {why}"[:width])
-    lines.append("RTT and gap figures in ms (heartbeat: gap p50 and max); --output jsonl for all.")
+    lines.append("ms; RTTs include late answers; heartbeat: gap p50 and max. JSON: --output jsonl")
     return "\n".join(line[:width] for line in lines)
