@@ -2,7 +2,7 @@
 
 :func:`parse_server_message` turns one WebSocket message (text or binary)
 into one typed value and never raises. Shapes (see
-``shared/reference/genesys-cloud.md`` §3):
+``docs/facts/genesys-cloud.md`` §3):
 
 * heartbeat: ``{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}``
   (message compared case-insensitively, surrounding blanks ignored) -> :class:`Heartbeat`

@@ -9,7 +9,7 @@ Each region is one *environment domain* (``mypurecloud.com``,
 
 Source: the official Python SDK 269.0.0 ``purecloud_region_hosts.py`` (the JS
 SDK has the same list without ``eusc_de_east_1``); see
-``shared/reference/genesys-cloud.md`` section 2. The AWS region names of
+``docs/facts/genesys-cloud.md`` section 2. The AWS region names of
 ``ap_southeast_1`` and ``eusc_de_east_1`` are inferred from the SDK enum names.
 
 The table lives in :mod:`genesys_pulse.core` because configuration validation

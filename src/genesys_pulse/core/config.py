@@ -79,11 +79,11 @@ __all__ = [
 # Limits (each documented in docs/configuration.md)
 
 TARGET_ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9_-]{8,36}$")
-"""Target ids become metric attributes and journal keys (the seed's gateway pattern)."""
+"""Target ids become metric attributes and journal keys (the tutorial's gateway pattern)."""
 MIN_INTERVAL: Final = 0.1
-"""Seconds. Probing faster than this congests the gateway (the seed's floor)."""
+"""Seconds. Probing faster than this congests the gateway (the tutorial's floor)."""
 MAX_INTERVAL: Final = 5.0
-"""Seconds. The seed's probe-frequency ceiling: a stall must be seen within seconds."""
+"""Seconds. The tutorial's probe-frequency ceiling: a stall must be seen within seconds."""
 MAX_MESSAGE_BYTES: Final = 64 * 1024
 """Largest outgoing message (echo message, subscription payload), in UTF-8 bytes."""
 MAX_TOPICS: Final = 1000

@@ -1,7 +1,7 @@
 """Topic event generators for the emulator's streaming socket.
 
 Only topics with a generator produce events; subscribing to any other topic is
-accepted but stays silent. Shapes follow ``shared/reference/genesys-cloud.md``
+accepted but stays silent. Shapes follow ``docs/facts/genesys-cloud.md``
 §3-§4: every event is a notification envelope with ``topicName``,
 ``version``, ``eventBody`` and ``metadata.CorrelationId``.
 """

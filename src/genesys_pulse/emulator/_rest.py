@@ -3,7 +3,7 @@
 The handlers are synchronous and do no I/O: the HTTP server (``_server``)
 parses a request into a :class:`Request`, calls :func:`handle_request`, and
 writes the returned :class:`Response`. Bodies and status codes follow the real
-service (``shared/reference/genesys-cloud.md`` sections 1 and 3).
+service (``docs/facts/genesys-cloud.md`` sections 1 and 3).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Tunable behaviour of the Genesys Cloud emulator.
 
 Every default mirrors the real service where it is known (see
-``shared/reference/genesys-cloud.md``); behaviour the reference marks as
+``docs/facts/genesys-cloud.md``); behaviour the reference marks as
 unverified is a setting rather than a guess baked into code.
 """
 

@@ -3,7 +3,7 @@
 
 Why not trio-websocket: an in-flight ``ping()`` can hang forever, unread
 messages block pongs, the connect timeout does not cover the upgrade, and
-closing is unbounded (see ``shared/reference/measurement.md``). This client
+closing is unbounded (see ``docs/facts/measurement.md``). This client
 has none of those properties and timestamps frames where it matters:
 
 * :meth:`WebSocketConnection.send_text` / :meth:`~WebSocketConnection.send_ping`
