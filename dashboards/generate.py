@@ -51,6 +51,13 @@ TARGET, ENV, PING, REASON, METRIC = (
 )
 
 
+def le(bound: float) -> str:
+    """A matcher for the bucket *bound*: Prometheus 3 stores ``le`` as a float
+    (``1.0``), Prometheus 2 as the exporter wrote it (``1``)."""
+    short, full = f"{bound:g}", repr(float(bound))
+    return f'le="{full}"' if short == full else f'le=~"{short}|{full}"'
+
+
 def prom(name: str) -> str:
     return prometheus_metric(M[name])
 
@@ -148,7 +155,7 @@ PANELS: tuple[Panel, ...] = (
             (
                 f"late answers (> {TIMEOUT_S:g} s) {{{{{PT}}}}} {{{{{PL}}}}}",
                 f'sum by ({BY_T}, {PL}) (increase({prom(N.M_RTT)}_bucket{{{PSEL}, le="+Inf"}}[5m])) '
-                f'- sum by ({BY_T}, {PL}) (increase({prom(N.M_RTT)}_bucket{{{PSEL}, le="{TIMEOUT_S:g}"}}[5m]))',
+                f"- sum by ({BY_T}, {PL}) (increase({prom(N.M_RTT)}_bucket{{{PSEL}, {le(TIMEOUT_S)}}}[5m]))",
             ),
         ),
     ),
@@ -299,7 +306,7 @@ PANELS: tuple[Panel, ...] = (
             (
                 f"probes sent > {STALL_S * 1000:g} ms late {{{{{PT}}}}}",
                 f'sum by ({BY_T}) (increase({prom(N.M_LOOP_LAG)}_bucket{{{PSEL}, le="+Inf"}}[5m])) '
-                f'- sum by ({BY_T}) (increase({prom(N.M_LOOP_LAG)}_bucket{{{PSEL}, le="{STALL_S:g}"}}[5m]))',
+                f"- sum by ({BY_T}) (increase({prom(N.M_LOOP_LAG)}_bucket{{{PSEL}, {le(STALL_S)}}}[5m]))",
             ),
         ),
     ),

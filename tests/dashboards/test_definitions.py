@@ -541,3 +541,45 @@ def test_unit_tests_cover_every_alert_firing_and_quiet() -> None:
         for case in test.get("alert_rule_test", []):
             (fired if case["exp_alerts"] else quiet).add(case["alertname"])
     assert fired == alerts and quiet == alerts
+
+
+def test_docs_table_of_prometheus_names_is_the_translation() -> None:
+    doc = (ROOT / "docs" / "telemetry.md").read_text()
+    for spec in N.METRICS.values():
+        family = prometheus_metric(spec)
+        shown = family + "_bucket" if spec.instrument == "histogram" else family
+        assert f"| `{spec.name}` | {spec.instrument}, `{spec.unit}` | `{shown}`" in doc, spec.name
+
+
+def test_python_translation_agrees_with_the_exporters_go_library() -> None:
+    """``_backends`` against ``github.com/prometheus/otlptranslator`` v1.0.0, the
+    library and settings the collector's prometheus exporter (v0.159.0) uses,
+    run from dashboards/prometheus/otlpnames with the whole contract."""
+    import shutil
+
+    go = shutil.which("go")
+    if go is None:
+        if in_ci():
+            pytest.fail("CI=true but Go is not installed (needed for otlpnames)", pytrace=False)
+        pytest.skip("Go not found: cannot run dashboards/prometheus/otlpnames")
+    request = {
+        "metrics": [
+            {"name": s.name, "unit": s.unit, "type": s.instrument} for s in N.METRICS.values()
+        ],
+        "labels": sorted(
+            {k for s in N.METRICS.values() for k in (*N.COMMON_METRIC_ATTRS, *s.attributes)}
+        ),
+    }
+    done = subprocess.run(
+        [go, "run", "."],
+        cwd=PROM / "otlpnames",
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["metrics"] == {s.name: prometheus_metric(s) for s in N.METRICS.values()}
+    assert answer["labels"] == {k: prometheus_label(k) for k in request["labels"]}

@@ -11,7 +11,8 @@ Prometheus (the collector's ``prometheus`` exporter, default
 Prometheus's own OTLP receiver) -- hand-written because the rules live in a Go
 library (``github.com/prometheus/otlptranslator``, ``normalizeName`` and the
 ``LabelNamer``) with no Python equivalent; the version the collector v0.159.0
-builds with is otlptranslator v1.0.0:
+builds with is otlptranslator v1.0.0 (``tests/dashboards`` runs that library on
+the whole contract, ``dashboards/prometheus/otlpnames``, and compares):
 
 * the name is split into tokens at every character outside ``[A-Za-z0-9:]``
   (dots become ``_``, runs of separators collapse);
