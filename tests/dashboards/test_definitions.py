@@ -473,8 +473,57 @@ def test_honeycomb_board_queries_triggers_and_slo() -> None:
     assert 0 < slo["slo"]["target_per_million"] < 1_000_000
     assert 1 <= slo["slo"]["time_period_days"] <= 90
     expr = slo["derived_column"]["expression"]
-    assert expr.count("(") == expr.count(")")
-    assert f'"{N.S_CONNECT}"' in expr and f"${N.A_ERROR_TYPE}" in expr
+    columns = _parse_derived_column(expr)
+    assert columns == {"name", N.A_ERROR_TYPE}
+    assert f'"{N.S_CONNECT}"' in expr
+    with pytest.raises(AssertionError):
+        _parse_derived_column('IF(EQUALS($name, "x"), NOT(EXISTS($error.type))')  # unclosed
+
+
+# Honeycomb's derived-column grammar: expr = fun | column | literal;
+# fun = NAME "(" [expr ("," expr)*] [","] ")"; column = "$" [letters digits _ . / : = + ? -]+.
+_HC_TOKEN = re.compile(
+    r'\s*(?:(?P<col>\$[\w./:=+?-]+)|(?P<str>"(?:[^"\\]|\\.)*")|(?P<num>-?\d+(?:\.\d+)?)'
+    r"|(?P<name>[A-Za-z][A-Za-z0-9_]+)|(?P<p>[(),]))"
+)
+_HC_FUNCS = {"IF", "EQUALS", "NOT", "EXISTS", "AND", "OR", "LT", "LTE", "GT", "GTE", "COALESCE"}
+
+
+def _parse_derived_column(expr: str) -> set[str]:
+    """Parse *expr* by the grammar above; return the columns it reads."""
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(expr.rstrip()):
+        m = _HC_TOKEN.match(expr, pos)
+        assert m is not None, f"bad token at {expr[pos:]!r}"
+        kind = m.lastgroup
+        assert kind is not None
+        tokens.append((kind, m.group(kind)))
+        pos = m.end()
+    columns: set[str] = set()
+
+    def parse(i: int) -> int:
+        kind, text = tokens[i]
+        if kind == "col":
+            columns.add(text[1:])
+            return i + 1
+        if kind in ("str", "num"):
+            return i + 1
+        assert kind == "name" and text in _HC_FUNCS, text
+        assert tokens[i + 1] == ("p", "("), text
+        i += 2
+        while tokens[i] != ("p", ")"):
+            i = parse(i)
+            if tokens[i] == ("p", ","):
+                i += 1
+        return i + 1
+
+    try:
+        end = parse(0)
+    except IndexError:
+        raise AssertionError(f"unbalanced expression {expr!r}") from None
+    assert end == len(tokens), f"trailing input in {expr!r}"
+    return columns
 
 
 # ------------------------------------------------------------------ Prometheus
