@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit setup clean collector promtool
+.PHONY: demo test lint typecheck unit setup clean collector browser proxy-tools test-random promtool
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,19 +17,25 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/genesys-pulse run --emulator --scenario congested --duration 60s
+	$(BIN)/genesys-pulse run --emulator --scenario congested --duration 60s --emulator-setting heartbeat_period=5
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples dashboards
 	$(BIN)/ruff format --check src tests bench examples dashboards
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) collector promtool
+unit: $(STAMP) collector browser proxy-tools promtool
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
+
+# The property tests with fresh random examples, 10x as many (HYPOTHESIS_SCALE);
+# `make test` runs them derandomised (tests/conftest.py).
+test-random: $(STAMP)
+	HYPOTHESIS_PROFILE=random $(BIN)/python -m pytest -q -m hypothesis $(PYTEST_ARGS)
 
 # The OpenTelemetry Collector the end-to-end tests use, built from Go modules
 # (cached: a no-op when up to date). Without Go, locally, its tests skip; in CI
@@ -44,6 +50,31 @@ collector:
 promtool:
 	@if command -v go >/dev/null 2>&1 || [ "$$CI" = true ]; then bash dashboards/prometheus/build-promtool.sh; \
 	 else echo "Go not found: the promtool tests will skip"; fi
+
+# Debian's chromium, the real headless browser the report tests drive through
+# playwright (no browser download: playwright uses this executable). Idempotent:
+# nothing to do when chromium is on PATH. Without root or apt-get, locally, the
+# browser tests skip; in CI (CI=true) a missing chromium fails them.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
+	 elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	 elif [ "$$CI" = true ]; then echo "chromium missing and cannot be installed (need root and apt-get)" >&2; exit 1; \
+	 else echo "chromium not installed (needs root + apt-get): the browser tests will skip"; fi
+
+# tinyproxy (Debian package), the real HTTP proxy the proxy tests start on
+# loopback. Idempotent: a no-op once installed. Without root or apt-get,
+# locally, its tests skip; in CI (CI=true) a missing tinyproxy fails them.
+# The tests start their own tinyproxy processes on free loopback ports, so the
+# package's own service (started or not, depending on the machine) is not used.
+proxy-tools:
+	@if command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/bin/tinyproxy ]; then :; \
+	 elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends tinyproxy; \
+	 elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	   sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends tinyproxy; \
+	 elif [ "$$CI" = true ]; then echo "tinyproxy is missing and cannot be installed (needs root and apt-get)"; exit 1; \
+	 else echo "tinyproxy not found: the proxy tests will skip"; fi
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -16,6 +16,9 @@ Arms:
   ``otel-memory`` (SDK providers: in-memory metric reader, batch span and log
   processors whose exporters count and drop) or
   ``otel-otlp`` (SDK + OTLP/HTTP exporters to ``--otlp-endpoint``).
+  ``--journal PATH`` adds the audit journal (``--journal-mode``: ``always``,
+  the journal as shipped, fsync in its syncer thread; ``inline``, the previous
+  design, fsync on the event loop after every record).
 * ``naive``: the naive trio-websocket loop (``bench/_naive.py``) at the same
   rate, measured the same way.
 * ``raw``: a blocking-socket WebSocket client (hand-built masked ping frame,
@@ -259,6 +262,37 @@ def _sinks(kind: str, endpoint: str | None, window: float) -> tuple[list[Any], A
     raise ValueError(kind)
 
 
+class _InlineFsyncJournal:
+    """The journal of the previous design: every audit record fsynced on the caller's thread."""
+
+    def __init__(self, path: str) -> None:
+        from genesys_pulse.telemetry import AuditJournal
+
+        self.journal = AuditJournal(path, fsync="never")
+
+    def on_sample(self, sample: Any) -> None:
+        pass
+
+    def on_event(self, event: Any) -> None:
+        before = self.journal.next_seq
+        self.journal.on_event(event)
+        if self.journal.next_seq != before:
+            os.fsync(self.journal._fd)
+
+    def close(self) -> None:
+        self.journal.close()
+
+
+def _journal_sink(a: argparse.Namespace) -> Any:
+    if not a.journal:
+        return None
+    if a.journal_mode == "inline":
+        return _InlineFsyncJournal(a.journal)
+    from genesys_pulse.telemetry import AuditJournal
+
+    return AuditJournal(a.journal, fsync=a.journal_mode)
+
+
 async def _pulse(a: argparse.Namespace) -> dict[str, Any]:
     from genesys_pulse.monitor import run_monitor
 
@@ -267,6 +301,9 @@ async def _pulse(a: argparse.Namespace) -> dict[str, Any]:
         gc.set_threshold(*(int(x) for x in a.gc_threshold.split(",")))
     rec = _Recorder()
     extra, keep = _sinks(a.sink, a.otlp_endpoint, config.window)
+    journal = _journal_sink(a)
+    if journal is not None:
+        extra.append(journal)
     off = _offset()
     out: dict[str, Any] = {"arm": "pulse", "targets": a.targets, "interval": a.interval}
     t_start = time.perf_counter()
@@ -315,6 +352,11 @@ async def _pulse(a: argparse.Namespace) -> dict[str, Any]:
             out["reconnected_targets"] = sum(1 for tid, p in ports0.items() if ports1.get(tid) != p)
         nursery.cancel_scope.cancel()
     del keep
+    if journal is not None:
+        out["journal_records"] = (
+            journal.journal if isinstance(journal, _InlineFsyncJournal) else journal
+        ).next_seq - 1
+        journal.close()
     for key, default in (("user_s", 0.0), ("sys_s", 0.0), ("rss_mib", current_rss_mib())):
         out.setdefault(key, default)
     out.setdefault("gc_collections", [0, 0, 0])
@@ -544,6 +586,10 @@ def main() -> None:
         help="print the loop thread's stack to stderr when it is stuck this many seconds",
     )
     ap.add_argument("--delay", default="fixed:0")
+    ap.add_argument("--journal", default=None, help="add the audit journal at this path")
+    ap.add_argument(
+        "--journal-mode", choices=["always", "interval", "never", "inline"], default="always"
+    )
     a = ap.parse_args()
     if a.timeout is None:
         a.timeout = a.interval

@@ -92,10 +92,10 @@ def median(xs: Sequence[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
-def start_echo_server() -> tuple[subprocess.Popen[str], int]:
-    """Start bench/_echo_server.py in another process; return (proc, port)."""
+def start_echo_server(*extra: str) -> tuple[subprocess.Popen[str], int]:
+    """Start bench/_echo_server.py (with *extra* arguments) in another process; return (proc, port)."""
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("_echo_server.py")), "--port", "0"],
+        [sys.executable, str(Path(__file__).with_name("_echo_server.py")), "--port", "0", *extra],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -6,6 +6,7 @@ pong, so both probe kinds of a plain WebSocket target (and the naive
 baselines) can be measured against it. Run it in its own process:
 
     python bench/_echo_server.py --port 0      # prints {"port": N} and serves
+    python bench/_echo_server.py --silent      # accepts, then answers nothing (a timeout storm)
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from wsproto.events import (
 PONG = '{"topicName":"channel.metadata","eventBody":{"message":"pong"}}'
 
 
+SILENT = False
+"""Answer the upgrade and close frames only: every ping and message goes unanswered."""
+
+
 async def handle(stream: trio.SocketStream) -> None:
     ws = WSConnection(ConnectionType.SERVER)
     text_parts: list[str] = []
@@ -43,6 +48,8 @@ async def handle(stream: trio.SocketStream) -> None:
             for event in ws.events():
                 if isinstance(event, Request):
                     out += ws.send(AcceptConnection())
+                elif SILENT and isinstance(event, Ping | TextMessage):
+                    continue
                 elif isinstance(event, Ping):
                     out += ws.send(event.response())
                 elif isinstance(event, TextMessage):
@@ -77,7 +84,9 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--silent", action="store_true", help="answer no ping and no message")
     args = ap.parse_args()
+    SILENT = args.silent
     try:
         trio.run(main, args.port)
     except KeyboardInterrupt:

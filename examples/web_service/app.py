@@ -3,7 +3,7 @@
 Run it under OpenTelemetry auto-instrumentation and the genesys-pulse plugin
 starts monitoring in the background, with no code change::
 
-    pip install genesys-pulse
+    pip install .        # from a checkout of this repository (or a built wheel)
     export GENESYS_PULSE_ENVIRONMENT=mypurecloud.ie        # or GENESYS_PULSE_CONFIG=pulse.toml
     export GENESYS_CLOUD_CLIENT_ID=... GENESYS_CLOUD_CLIENT_SECRET=...
     export OTEL_SERVICE_NAME=web OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
 LIMIT = 150.0
 
-SCRIPTS = ("accuracy", "cost", "scale", "otel_overhead")
+SCRIPTS = ("accuracy", "cost", "scale", "otel_overhead", "journal_cost")
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +125,17 @@ def test_otel_overhead(outputs: dict[str, tuple[int, str, str]]) -> None:
     header, rows = parse_table(checked(outputs, "otel_overhead"))
     assert [r[0] for r in rows] == ["otel-noop", "otel-otlp"]
     numbers(rows, header, ["µs/cycle", "overhead µs/cycle", "CPU %", "RSS MiB"])
+
+
+def test_journal_cost(outputs: dict[str, tuple[int, str, str]]) -> None:
+    header, rows = parse_table(checked(outputs, "journal_cost"))
+    assert [r[0] for r in rows] == ["no journal", "journal (syncer)", "journal (inline fsync)"]
+    numbers(rows, header, ["CPU µs/cycle", "send err p50 ms", "send err p99 ms", "timeouts"])
+    records = [int(r[header.index("journal records")]) for r in rows]
+    timeouts = [int(r[header.index("timeouts")]) for r in rows]
+    # the storm happened (every probe timed out) and both journals recorded it
+    assert all(t > 0 for t in timeouts)
+    assert records[0] == 0 and records[1] > 0 and records[2] > 0
 
 
 def test_memory() -> None:

@@ -7,7 +7,8 @@ import json
 
 import trio
 
-from genesys_pulse.cli._output import Dashboard, JsonLines, iso, sparkline
+from genesys_pulse.cli._dashboard import Dashboard, sparkline
+from genesys_pulse.cli._output import JsonLines, iso
 from genesys_pulse.core.config import parse_config, with_credentials
 from genesys_pulse.core.model import Event, ProbeKind, Sample
 from genesys_pulse.emulator import EmulatorSettings, open_emulator

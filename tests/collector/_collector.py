@@ -124,6 +124,7 @@ def running_collector(
     otlp_http_port: int | None = None,
     storage_dir: Path | None = None,
     extra_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[RunningCollector]:
     """Start the collector with ``config`` on free loopback ports; always stop it.
 
@@ -131,7 +132,8 @@ def running_collector(
     directory defaults to ``work_dir/<name>-queue`` and the file exporter
     output (``local.yaml``) to ``work_dir/<name>.jsonl``; the collector's log
     goes to ``work_dir/<name>.log``. On exit the process gets SIGTERM, then
-    SIGKILL if it has not exited within ``STOP_TIMEOUT_S``.
+    SIGKILL if it has not exited within ``STOP_TIMEOUT_S``. ``extra_env`` is
+    added to the environment last.
     """
     grpc_port, http_port, health_port, metrics_port = free_loopback_ports(4)
     if otlp_http_port is not None:
@@ -148,6 +150,7 @@ def running_collector(
             "GENESYS_PULSE_COLLECTOR_METRICS_PORT": str(metrics_port),
             "GENESYS_PULSE_COLLECTOR_STORAGE": str(storage),
             "GENESYS_PULSE_COLLECTOR_FILE": str(output_file),
+            **(extra_env or {}),
         }
     )
     with log_file.open("ab") as log:

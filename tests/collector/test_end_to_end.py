@@ -18,7 +18,7 @@ from ._sample_telemetry import SERVICE_NAME, check_sample_telemetry, send_sample
 
 pytestmark = pytest.mark.collector
 
-ARRIVAL_TIMEOUT_S = 30.0  # the batch processor holds data up to 5 s, the file exporter 1 s
+ARRIVAL_TIMEOUT_S = 30.0  # the file exporter flushes every 1 s
 
 
 def _check_collector_added_resource(got: ReceivedTelemetry) -> None:

@@ -16,7 +16,14 @@ from ._collector import COLLECTOR_DIR, collector_configs, collector_env, run_col
 
 pytestmark = pytest.mark.collector
 
-EXPECTED_CONFIGS = {"local.yaml", "datadog.yaml", "newrelic.yaml", "honeycomb.yaml"}
+EXPECTED_CONFIGS = {
+    "local.yaml",
+    "datadog.yaml",
+    "datadog-agent.yaml",
+    "newrelic.yaml",
+    "honeycomb.yaml",
+    "prometheus.yaml",
+}
 SECTIONS = ("receivers", "processors", "exporters", "extensions", "connectors")
 
 
@@ -101,3 +108,21 @@ def test_binary_holds_exactly_the_components_the_configs_use(collector_binary: P
 
     assert used["receivers"], "the config reader found nothing; has the YAML style changed?"
     assert in_binary == used
+
+
+@pytest.mark.parametrize("config", collector_configs(), ids=lambda p: p.name)
+def test_memory_limiter_first_and_no_batch_processor(config: Path) -> None:
+    """Batching lives in the exporters' persistent sending_queue, never in front of it."""
+    text = config.read_text()
+    pipelines = re.findall(r"^\s+processors: \[([^\]]*)\]", text, flags=re.M)
+    assert pipelines, f"{config.name}: no pipeline found"
+    for processors in pipelines:
+        assert processors.split(",")[0].strip() == "memory_limiter", processors
+    assert "batch" not in _component_types_in_config(text)["processors"]
+    # Every exporter with a sending_queue keeps it on disk and batches in it.
+    queues = re.findall(r"^    sending_queue:\n((?:      .*\n)+)", text, flags=re.M)
+    if config.name != "prometheus.yaml":  # Prometheus pulls: no queue
+        assert queues, f"{config.name}: no sending_queue found"
+    for queue in queues:
+        assert "storage: file_storage" in queue, queue
+        assert re.search(r"^      batch:\n        flush_timeout:", queue, flags=re.M), queue

@@ -21,8 +21,9 @@ from ._sample_telemetry import check_sample_telemetry, send_sample_telemetry
 pytestmark = pytest.mark.collector
 
 ARRIVAL_TIMEOUT_S = 30.0
-#: Shorter batching than the shipped 5 s so that two collectors in a row stay quick.
-FAST_BATCH = "--set=processors::batch::timeout=200ms"
+#: Shorter exporter-side batching than the shipped 5 s so that two collectors
+#: in a row stay quick.
+FAST_BATCH = "--set=exporters::otlp_http/datadog::sending_queue::batch::flush_timeout=200ms"
 
 
 def _datadog_pointing_at(base: str) -> list[str]:
@@ -57,7 +58,6 @@ def test_datadog_pipeline_converts_to_delta(collector_binary: Path, tmp_path: Pa
         COLLECTOR_DIR / "local.yaml",
         tmp_path,
         name="vendor",
-        extra_args=[FAST_BATCH],
     ) as vendor:
         with running_collector(
             collector_binary,
@@ -110,7 +110,6 @@ def test_persistent_queue_survives_outage_and_restart(
         tmp_path,
         name="vendor",
         otlp_http_port=vendor_port,
-        extra_args=[FAST_BATCH],
     ) as vendor:
         assert not vendor.output_file.exists() or not vendor.output_file.read_text().strip()
         with running_collector(

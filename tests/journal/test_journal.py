@@ -214,3 +214,87 @@ def test_kill_9_of_the_real_monitor_with_otlp_down(tmp_path: Path) -> None:
     assert reopened["kind"] == "journal.opened"
     assert reopened["attributes"]["previous_seq"] == seqs_1[-1]
     assert second[0] == reopened["seq"]
+
+
+def _record_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make every ``os.fsync`` of the journal module report the thread that ran it."""
+    import threading
+
+    from genesys_pulse.telemetry import _journal
+
+    threads: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        threads.append(threading.current_thread().name)
+        real(fd)
+
+    monkeypatch.setattr(_journal.os, "fsync", fsync)
+    return threads
+
+
+def test_always_mode_syncs_off_the_callers_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads = _record_fsyncs(monkeypatch)
+    j = AuditJournal(tmp_path / "journal.jsonl")
+    caller = __import__("threading").current_thread().name
+    assert threads in ([], [caller])  # opening a new file fsyncs its directory, once
+    threads.clear()
+    for k in range(200):  # a timeout storm: every probe an audit record
+        j.on_event(ev("timeout", k, probe="application"))
+    # the call sites (on_event) never fsync; the syncer commits them in groups
+    assert caller not in threads
+    assert j.flush(timeout=30.0)
+    assert j.synced_seq == j.next_seq - 1 == 201
+    assert threads and set(threads) == {"genesys-pulse-journal-fsync"}
+    assert len(threads) <= 201
+    j.close()
+    assert seqs(tmp_path / "journal.jsonl") == list(range(1, 202))
+
+
+def test_interval_mode_syncs_an_idle_journal(tmp_path: Path) -> None:
+    """The syncer commits unsynced records after the interval even if nothing else is written."""
+    j = AuditJournal(tmp_path / "journal.jsonl", fsync="interval", fsync_interval=0.05)
+    j.on_event(ev("reconnect", reason="error"))
+    deadline = time.monotonic() + 30.0
+    while j.synced_seq < 2 and time.monotonic() < deadline:  # bounded wait for the syncer
+        time.sleep(0.01)
+    assert j.synced_seq == 2
+    j.close()
+
+
+def test_never_mode_has_no_syncer_but_flush_still_syncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads = _record_fsyncs(monkeypatch)
+    j = AuditJournal(tmp_path / "journal.jsonl", fsync="never")
+    j.on_event(ev("reconnect", reason="error"))
+    assert threads == [] and j.synced_seq == 0
+    assert j.flush()
+    assert j.synced_seq == 2 and len(threads) == 1
+    j.close()
+
+
+def test_failing_fsync_is_counted_and_never_reaches_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from genesys_pulse.telemetry import _journal
+
+    j = AuditJournal(tmp_path / "journal.jsonl")
+    assert j.flush(timeout=30.0)
+
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(_journal.os, "fsync", broken)
+    j.on_event(ev("timeout", 1, probe="control"))  # must not raise
+    assert j.flush(timeout=0.2) is False  # not on stable storage, and it says so
+    deadline = time.monotonic() + 30.0
+    while j.errors == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert j.errors >= 1
+    monkeypatch.undo()
+    assert j.flush(timeout=30.0)
+    assert j.synced_seq == 2
+    j.close()

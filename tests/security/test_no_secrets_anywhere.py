@@ -289,7 +289,7 @@ def test_no_config_field_or_connector_argument_about_verification() -> None:
     import inspect
 
     params = set(inspect.signature(NetConnector.__init__).parameters) - {"self"}
-    assert params == {"ca_bundle"}, params
+    assert params == {"ca_bundle", "proxy"}, params  # a proxy is a route, not a TLS option
     ctx = NetConnector()._ssl_context
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
 

@@ -59,7 +59,7 @@ def test_verification_cannot_be_turned_off() -> None:
     import inspect
 
     params = set(inspect.signature(NetConnector).parameters)
-    assert params == {"ca_bundle"}
+    assert params == {"ca_bundle", "proxy"}  # a proxy changes the route, never verification
 
 
 async def test_tls_handshake_never_answered_times_out() -> None:

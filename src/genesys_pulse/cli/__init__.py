@@ -19,6 +19,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("genesys_pulse.cli._run", "probe the configured targets and report"),
     "validate": ("genesys_pulse.cli._validate", "check a config file and print it, redacted"),
     "emulator": ("genesys_pulse.cli._emulator", "serve the Genesys Cloud emulator"),
+    "report": (
+        "genesys_pulse.cli._report",
+        "turn a JSON-lines run or the audit journal into one self-contained HTML page",
+    ),
 }
 
 

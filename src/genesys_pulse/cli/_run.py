@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -325,7 +326,8 @@ async def _amain(
 ) -> int:
     from genesys_pulse.monitor import Monitor, run_monitor
 
-    from ._output import Dashboard, JsonLines
+    from ._dashboard import Dashboard
+    from ._output import JsonLines
 
     started = time.time()
     stop = trio.CancelScope()
@@ -351,6 +353,8 @@ async def _amain(
                     emulator.login_url,
                     emulator.api_url,
                 )
+                # the emulator is in this process, on loopback: never via a proxy
+                config = dataclasses.replace(config, proxy=None)
             redactor = _redacting_log_handler(config, args.log_level)
             telemetry, providers = _telemetry_sinks(config)
             async with trio.open_nursery() as nursery:
@@ -388,7 +392,7 @@ async def _amain(
             "to this region: a client from another region is refused)."
         )
     with trio.CancelScope(shield=True), trio.move_on_after(1.0):
-        if isinstance(sink, JsonLines) and monitor is not None and not sink.writer.closed:
+        if monitor is not None and not sink.writer.closed:
             sink.summary(_summary(monitor, started))
         await sink.writer.flush()
     for extra in telemetry:

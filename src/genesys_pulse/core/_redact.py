@@ -5,7 +5,9 @@ Two layers, both applied by :func:`redact_text`:
 1. *Known values*: every registered secret (a client secret, an access
    token) is replaced wherever it occurs, whatever surrounds it.
 2. *Patterns* that carry credentials whatever their value:
-   ``Bearer <x>``, ``Basic <x>``, and ``"access_token": "<x>"`` /
+   ``Bearer <x>``, ``Basic <x>`` (also after another scheme word:
+   ``Basic Bearer <x>``), the password in ``scheme://user:<x>@host`` (proxy
+   URLs), and ``"access_token": "<x>"`` /
    ``client_secret=<x>`` style key-value pairs (JSON, form bodies, query
    strings, reprs) for the keys in :data:`SENSITIVE_KEYS`.
 
@@ -51,7 +53,12 @@ SENSITIVE_KEYS = (
 )
 """Keys whose values are masked in ``key=value`` / ``"key": "value"`` forms."""
 
-_AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+")
+_SCHEME = r"(?:bearer|basic)"
+# A run of scheme words is one prefix: in "Basic Bearer <x>" the credential is
+# <x>, not "Bearer" (masking only the first word left <x> in clear).
+_AUTH_SCHEME = re.compile(rf"(?i)\b({_SCHEME}(?:\s+{_SCHEME}\b)*)(\s+)[A-Za-z0-9._~+/=-]+")
+# scheme://user:password@host (a proxy URL, say): keep the user, mask the password
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/@\s:]*):([^/@\s]*)@")
 _KEYS = "|".join(SENSITIVE_KEYS)
 # "key": "value"  /  'key': 'value'  (JSON, Python reprs)
 _QUOTED_PAIR = re.compile(
@@ -80,6 +87,7 @@ def redact_text(text: str, secrets: Iterable[str | Secret] = ()) -> str:
     )
     text = _mask_values(text, values)
     text = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
     text = _QUOTED_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}{m.group(2)}", text)
     text = _BARE_PAIR.sub(lambda m: f"{m.group(1)}{MASK}", text)
     # once more: masking may have joined neighbours into a secret (e.g. one made of "*")

@@ -32,15 +32,19 @@ import math
 import os
 import re
 import stat
+import sys
 import tomllib
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 from urllib.parse import urlsplit
 
 from genesys_pulse.core._regions import REGIONS, find_region
+
+if TYPE_CHECKING:
+    from genesys_pulse.core._proxy import ProxyRules
 
 __all__ = [
     "CONFIG_ENV",
@@ -78,7 +82,7 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # Limits (each documented in docs/configuration.md)
 
-TARGET_ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9_-]{8,36}$")
+TARGET_ID_PATTERN: Final = re.compile(r"\A[A-Za-z0-9_-]{8,36}\Z")
 """Target ids become metric attributes and journal keys (the tutorial's gateway pattern)."""
 MIN_INTERVAL: Final = 0.1
 """Seconds. Probing faster than this congests the gateway (the tutorial's floor)."""
@@ -105,9 +109,9 @@ CONFIG_ENV: Final = "GENESYS_PULSE_CONFIG"
 DEFAULT_CLIENT_ID_ENV: Final = "GENESYS_CLOUD_CLIENT_ID"
 DEFAULT_CLIENT_SECRET_ENV: Final = "GENESYS_CLOUD_CLIENT_SECRET"
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_TOPIC = re.compile(r"^[\x21-\x7e]+$")
-_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ns|us|µs|ms|s|m|min|h)?$")
+_ENV_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
+_TOPIC = re.compile(r"\A[\x21-\x7e]+\Z")
+_DURATION = re.compile(r"\A([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ns|us|µs|ms|s|m|min|h)?\Z")
 _UNIT: Final = {
     unit: Decimal(factor)
     for unit, factor in (
@@ -202,7 +206,8 @@ def _show(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         text = value if len(value) <= 60 else value[:57] + "..."
-        return repr(text)
+        shown = repr(text)  # escapes can make it up to four times longer: cap that too
+        return shown if len(shown) <= 80 else shown[:76] + "..." + shown[-1]
     if isinstance(value, int) and abs(value) >= 10**30:
         return "a very large number"
     if isinstance(value, int | float):
@@ -385,6 +390,9 @@ class MonitorConfig:
     """The audit journal file; ``None``: no journal."""
     shard: tuple[int, int] | None = None
     """``(index, count)``: this process runs its ``index``-th share of ``count``."""
+    proxy: ProxyRules | None = None
+    """The HTTP proxy rules (``proxy`` key, else ``HTTPS_PROXY`` & co. in the
+    environment given to the parser); ``None``: direct connections."""
 
 
 # ---------------------------------------------------------------------------
@@ -420,7 +428,7 @@ def parse_duration(value: object) -> float:
         except OverflowError:
             raise ValueError("is too large") from None
     elif isinstance(value, str):
-        m = _DURATION.match(value.strip())
+        m = _DURATION.fullmatch(value.strip())
         if m is None:
             raise ValueError('is not a duration (write e.g. "250ms", "1.5s", "2m" or a number)')
         # exact decimal arithmetic: "300ms" is exactly the float 0.3, like "0.3s"
@@ -485,7 +493,11 @@ class _Ctx:
                 )
                 continue
             if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                close = (
+                    difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                    if len(key) <= MAX_SHOWN_KEY
+                    else []
+                )
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 self.err(kpath, MISSING, f"is not a known key{hint}")
                 continue
@@ -493,12 +505,22 @@ class _Ctx:
         return out
 
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE_KEY = re.compile(r"\A[A-Za-z0-9_-]+\Z")
+
+
+MAX_SHOWN_KEY: Final = 60
+"""Characters of a key shown in a field path; a longer key is cut (and its length given)."""
 
 
 def _join(path: str, key: str) -> str:
-    """Extend the dotted *path* by *key*, quoted as TOML would if it is not a bare key."""
-    if not _BARE_KEY.match(key):
+    """Extend the dotted *path* by *key*, quoted as TOML would if it is not a bare key.
+
+    A key longer than :data:`MAX_SHOWN_KEY` is cut, so an error message never
+    echoes an arbitrarily long input.
+    """
+    if len(key) > MAX_SHOWN_KEY:
+        key = f"{key[: MAX_SHOWN_KEY - 20]}...({len(key)} characters)"
+    if not _BARE_KEY.fullmatch(key):
         key = json.dumps(key, ensure_ascii=True)
     return f"{path}.{key}" if path else key
 
@@ -656,7 +678,7 @@ def _p_base_url(ctx: _Ctx, path: str, raw: object) -> str | _Bad:
 
 
 def _p_env_name(ctx: _Ctx, path: str, raw: object) -> str | _Bad:
-    if not isinstance(raw, str) or not _ENV_NAME.match(raw) or len(raw) > 256:
+    if not isinstance(raw, str) or not _ENV_NAME.fullmatch(raw) or len(raw) > 256:
         return ctx.err(path, raw, "must be an environment variable name (letters, digits, _)")
     return raw
 
@@ -681,7 +703,7 @@ def _p_topics(ctx: _Ctx, path: str, raw: object) -> tuple[str, ...] | _Bad:
         elif len(t) > MAX_TOPIC_LENGTH:
             ctx.err(tpath, t, f"is longer than {MAX_TOPIC_LENGTH} characters")
             bad = True
-        elif not _TOPIC.match(t):
+        elif not _TOPIC.fullmatch(t):
             ctx.err(tpath, t, "must be printable ASCII without spaces")
             bad = True
         elif t in seen:
@@ -726,7 +748,7 @@ _GENESYS_KEYS: Final = (
 )
 _WEBSOCKET_KEYS: Final = ("url", "echo_message", "expected_reply")
 _TARGET_KEYS: Final = ("id", "kind", *_TUNABLE_KEYS, *_GENESYS_KEYS, *_WEBSOCKET_KEYS)
-_TOP_KEYS: Final = ("window", "journal_path", "shard", "defaults", "targets")
+_TOP_KEYS: Final = ("window", "journal_path", "shard", "proxy", "defaults", "targets")
 _LEVEL_KEYS: Final = ("warning", "critical")
 _HYSTERESIS_KEYS: Final = ("raise_k", "raise_n", "clear_m")
 
@@ -761,11 +783,12 @@ _ENV_TOP: Final[dict[str, str]] = {
     "WINDOW": "window",
     "JOURNAL_PATH": "journal_path",
     "SHARD": "shard",
+    "PROXY": "proxy",
 }
 ENV_TARGET_VARIABLES: Final = tuple(ENV_PREFIX + k for k in _ENV_TARGET)
 """The single-target override variables (see :func:`parse_config`)."""
 ENV_GLOBAL_VARIABLES: Final = tuple(ENV_PREFIX + k for k in _ENV_TOP)
-"""The variables overriding top-level keys (``window``, ``journal_path``, ``shard``)."""
+"""The variables overriding top-level keys (``window``, ``journal_path``, ``shard``, ``proxy``)."""
 
 
 def _env_value(key: str, text: str) -> object:
@@ -975,7 +998,7 @@ def _parse_target(
     secret_env = DEFAULT_CLIENT_SECRET_ENV
     if isinstance(raw, Mapping):
         named = raw.get("client_secret_env")
-        if isinstance(named, str) and _ENV_NAME.match(named):
+        if isinstance(named, str) and _ENV_NAME.fullmatch(named):
             secret_env = named
     table = ctx.table(tpath, raw, _TARGET_KEYS, secret_env)
     if isinstance(table, _Bad):
@@ -1008,7 +1031,7 @@ def _parse_target(
             "is required (8-36 letters, digits, '_' or '-'; "
             "ids become metric attributes and journal keys)",
         )
-    elif not isinstance(tid_raw, str) or not TARGET_ID_PATTERN.match(tid_raw):
+    elif not isinstance(tid_raw, str) or not TARGET_ID_PATTERN.fullmatch(tid_raw):
         tid = ctx.err(
             _join(tpath, "id"),
             tid_raw,
@@ -1371,6 +1394,8 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) 
                 "shard", s, 'must be [index, count], e.g. [0, 4] (or "0/4" from the environment)'
             )
 
+    proxy = _p_proxy(ctx, top, env)
+
     defaults: _Partial = {}
     defaults_failed: set[str] = set()
     if "defaults" in top:
@@ -1409,7 +1434,57 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) 
     if ctx.errors:
         raise ConfigErrors(ctx.errors)
     return MonitorConfig(
-        targets=tuple(targets), window=window, journal_path=journal_path, shard=shard
+        targets=tuple(targets),
+        window=window,
+        journal_path=journal_path,
+        shard=shard,
+        proxy=proxy,
+    )
+
+
+def _p_proxy(ctx: _Ctx, top: Mapping[str, Any], env: Mapping[str, str]) -> ProxyRules | None:
+    """The ``proxy`` key (``"off"`` or an ``http://host:port`` URL), else the environment's
+    ``HTTPS_PROXY`` & co.; ``NO_PROXY`` applies either way (as with ``curl --proxy``).
+
+    Credentials (``user:password@``) are accepted only from the environment
+    (``GENESYS_PULSE_PROXY`` or the standard variables); no message shows them.
+    """
+    from genesys_pulse.core import _proxy
+
+    if "proxy" not in top:
+        try:
+            rules = _proxy.proxy_rules_from_env(env)
+        except ValueError as exc:
+            name, _, rule = str(exc).partition(": ")
+            ctx.err(name, MISSING, f"{rule} (the proxy for outgoing connections)")
+            return None
+        return rules if rules.https is not None or rules.http is not None else None
+    raw = top["proxy"]
+    if not isinstance(raw, str):
+        ctx.err("proxy", raw, 'must be "off" or a proxy URL such as "http://proxy.example:3128"')
+        return None
+    if raw.strip().lower() in ("off", "none", "direct"):
+        return _proxy.ProxyRules(source="proxy")
+    try:
+        url = _proxy.parse_proxy_url(raw)
+    except ValueError as exc:
+        ctx.err("proxy", MISSING, str(exc))
+        return None
+    from_env = "proxy" in ctx.sources
+    if url.username is not None and not from_env:
+        ctx.err(
+            "proxy",
+            MISSING,
+            "must not carry credentials in the file: secrets come from the environment: "
+            "set GENESYS_PULSE_PROXY=http://user:password@host:port (or HTTPS_PROXY)",
+        )
+        return None
+    no = next((env[n] for n in ("no_proxy", "NO_PROXY") if env.get(n, "").strip()), "")
+    return _proxy.ProxyRules(
+        https=url,
+        http=url,
+        no_proxy=_proxy.parse_no_proxy(no),
+        source=ctx.sources.get("proxy", "proxy"),
     )
 
 
@@ -1419,15 +1494,42 @@ def loads_config(text: str, env: Mapping[str, str] | None = None) -> MonitorConf
     A TOML syntax error is a :class:`ConfigErrors` whose one error has field
     ``file`` and a rule naming the line and column.
     """
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigErrors([ConfigError("file", MISSING, f"is not valid TOML: {e}")]) from None
+    data = _parse_toml(text, lambda rule: ConfigErrors([ConfigError("file", MISSING, rule)]))
     return parse_config(data, env)
 
 
+def _parse_toml(text: str, error: Callable[[str], ConfigErrors]) -> dict[str, Any]:
+    """``tomllib.loads`` with every failure as one :class:`ConfigErrors` line.
+
+    Besides syntax errors, tomllib lets Python's own limits escape: an
+    integer of more than 4,300 digits (``ValueError``, CPython's int/str
+    conversion limit) and arrays or inline tables nested about a thousand
+    deep (``RecursionError``). A leading byte-order mark is accepted (editors
+    on Windows write one).
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise error(f"is not valid TOML: {_cap(str(e))}") from None
+    except RecursionError:
+        raise error(
+            "is not a usable configuration: arrays or tables are nested too deeply"
+        ) from None
+    except ValueError:
+        raise error(
+            "is not a usable configuration: a number has too many digits "
+            f"(more than {sys.get_int_max_str_digits() or 4300})"
+        ) from None
+
+
+def _cap(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _file_error(path: str, rule: str) -> ConfigErrors:
-    return ConfigErrors([ConfigError("file", path, rule, shown=repr(path))])
+    return ConfigErrors([ConfigError("file", path, rule, shown=repr(_cap(path)))])
 
 
 def load_config(
@@ -1473,10 +1575,7 @@ def load_config(
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise _file_error(name, f"is not UTF-8 text (byte {e.start})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise _file_error(name, f"is not valid TOML: {e}") from None
+    data = _parse_toml(text, lambda rule: _file_error(name, rule))
     config = parse_config(data, env)
     if os.name == "posix" and st.st_mode & 0o077 and _has_client_id(data):
         warnings.warn(

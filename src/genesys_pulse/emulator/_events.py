@@ -77,7 +77,7 @@ def _iso(moment: _dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-_QUEUE_OBS = re.compile(r"^v2\.analytics\.queues\.([^.]+)\.observations$")
+_QUEUE_OBS = re.compile(r"\Av2\.analytics\.queues\.([^.]+)\.observations\Z")
 
 _OBSERVATION_METRICS = ("oAlerting", "oWaiting", "oInteracting", "oOnQueueUsers", "oOffQueueUsers")
 
@@ -111,7 +111,7 @@ Generator = Callable[[random.Random], dict[str, Any]]
 
 def generator_for(topic: str) -> Generator | None:
     """The event-body generator for ``topic``, or ``None`` when it is silent."""
-    match = _QUEUE_OBS.match(topic)
+    match = _QUEUE_OBS.fullmatch(topic)
     if match is not None:
         queue_id = match.group(1)
         return lambda rng: queue_observation(queue_id, rng)

@@ -118,7 +118,7 @@ class FaultSpecError(ValueError):
 # ---------------------------------------------------------------------------
 # durations and delay distributions
 
-_DURATION_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|ms|s|m|h)?\s*$")
+_DURATION_RE = re.compile(r"\A\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|ms|s|m|h)?\s*\Z")
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
@@ -133,7 +133,7 @@ def parse_duration(value: str | float | int, *, field: str = "duration") -> floa
     if isinstance(value, int | float):
         seconds = float(value)
     else:
-        match = _DURATION_RE.match(value)
+        match = _DURATION_RE.fullmatch(value)
         if match is None:
             raise FaultSpecError(
                 f"{field}: {value!r} is not a duration (use e.g. 20ms, 1.5s, 2m)", field=field

@@ -128,11 +128,11 @@ _ERROR_CODES = {
 }
 
 _CHANNELS = "/api/v2/notifications/channels"
-_CHANNEL_RE = re.compile(r"^/api/v2/notifications/channels/([^/]+)$")
-_SUBSCRIPTIONS_RE = re.compile(r"^/api/v2/notifications/channels/([^/]+)/subscriptions$")
+_CHANNEL_RE = re.compile(r"\A/api/v2/notifications/channels/([^/]+)\Z")
+_SUBSCRIPTIONS_RE = re.compile(r"\A/api/v2/notifications/channels/([^/]+)/subscriptions\Z")
 _AVAILABLE = "/api/v2/notifications/availabletopics"
 LOGIN_PATH = "/oauth/token"
-SOCKET_RE = re.compile(r"^/channels/([^/]+)$")
+SOCKET_RE = re.compile(r"\A/channels/([^/]+)\Z")
 
 
 def reason_phrase(status: int) -> str:
@@ -468,13 +468,13 @@ def handle_request(req: Request, ctx: Context) -> Response:
         methods: tuple[str, ...] = ("GET", "POST")
     elif path == _AVAILABLE:
         methods = ("GET",)
-    elif m := _SUBSCRIPTIONS_RE.match(path):
+    elif m := _SUBSCRIPTIONS_RE.fullmatch(path):
         methods = ("GET", "PUT", "POST", "DELETE")
         channel_id = m.group(1)
-    elif m := _CHANNEL_RE.match(path):
+    elif m := _CHANNEL_RE.fullmatch(path):
         methods = ("HEAD",)
         channel_id = m.group(1)
-    elif SOCKET_RE.match(path):
+    elif SOCKET_RE.fullmatch(path):
         # A channel's connectUri without a WebSocket upgrade.
         response = error_response(426, ctx.correlation_id)
         response.headers.append(("Upgrade", "websocket"))

@@ -272,7 +272,7 @@ class Emulator:
             request = _to_request(event)
 
             # -- WebSocket hand-off --
-            match = _rest.SOCKET_RE.match(request.path)
+            match = _rest.SOCKET_RE.fullmatch(request.path)
             if match is not None and "websocket" in request.headers.get("upgrade", "").lower():
                 self.stats["upgrades"] += 1
                 return await self._upgrade(conn, stream, raw, request, match.group(1))

@@ -108,7 +108,8 @@ async def run_monitor(
     Args:
       config: the validated configuration (Genesys targets need credentials).
       sinks: synchronous consumers on the probing path (must be cheap).
-      connector: opens streams; default a :class:`~genesys_pulse.transport.NetConnector`.
+      connector: opens streams; default a :class:`~genesys_pulse.transport.NetConnector`
+        going through ``config.proxy`` (``HTTPS_PROXY`` & co., see ``docs/proxies.md``).
       on_sample: user callback (sync or async), isolated from probing.
       on_event: user callback (sync or async), isolated from probing.
       rng: source of jitter (default: a fresh ``random.Random()``).
@@ -132,7 +133,7 @@ async def run_monitor(
       AuthenticationRefused: every target stopped, at least one because its
         credentials were refused (the CLI exits with 3).
     """
-    connector = connector if connector is not None else NetConnector()
+    connector = connector if connector is not None else NetConnector(proxy=config.proxy)
     rng = rng if rng is not None else random.Random()
     dispatcher = Dispatcher(
         sinks, on_sample=on_sample, on_event=on_event, capacity=callback_capacity

@@ -81,13 +81,16 @@ def target_attrs_for(config: MonitorConfig) -> dict[str, dict[str, str]]:
 
 
 def config_secrets(config: MonitorConfig) -> tuple[str, ...]:
-    """Every configured client secret, revealed, so sinks can refuse to export it."""
+    """Every configured client secret and proxy credential, revealed, so sinks can
+    refuse to export them (and log filters mask them)."""
     secrets: list[str] = []
     for t in config.targets:
         if t.genesys is not None and t.genesys.client_secret is not None:
             value = t.genesys.client_secret.reveal()
             if value:
                 secrets.append(value)
+    if config.proxy is not None:
+        secrets.extend(config.proxy.secrets())
     return tuple(secrets)
 
 

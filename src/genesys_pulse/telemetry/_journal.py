@@ -7,8 +7,12 @@ See ``docs/journal.md`` for exactly what is guaranteed. In short:
 * each record is written with one ``os.write`` on an ``O_APPEND`` descriptor
   (no user-space buffer), so once :meth:`AuditJournal.on_event` returns the
   record survives ``kill -9`` of the process in every fsync mode;
-* with ``fsync="always"`` (the default) it is also ``fsync``-ed before the
-  call returns, so it survives a power loss or kernel crash;
+* ``fsync`` runs off the caller's thread: a syncer thread commits whatever was
+  written since its last ``fsync`` in one call (group commit). With
+  ``fsync="always"`` (the default) a record is on stable storage one ``fsync``
+  after the call returned (:attr:`AuditJournal.synced_seq` says which;
+  :meth:`AuditJournal.flush` waits for it), so the event loop never waits for
+  the disk, even in a storm of timeouts where every probe is an audit record;
 * a torn last line (a crash or power loss mid-write) is cut off on open, its
   sequence number is skipped, and a ``journal.opened`` record says so;
 * files rotate by size: ``journal.jsonl`` -> ``journal.jsonl.1`` -> ...
@@ -61,10 +65,11 @@ class AuditJournal:
         rotated files get ``.1``, ``.2``, ... appended. The directory is created.
       max_bytes: rotate before a write would make the file larger than this.
       backups: rotated files kept (``0``: the old file is discarded on rotation).
-      fsync: ``"always"`` - ``fsync`` after every record (default; audit
-        records are rare); ``"interval"`` - at most every ``fsync_interval``
-        seconds, checked on each write and on close; ``"never"`` - leave it to
-        the OS. In all modes the record is in the kernel before the call returns.
+      fsync: ``"always"`` - ``fsync`` as soon as a record is written, by the
+        syncer thread (default); ``"interval"`` - the syncer ``fsync``s at most
+        every ``fsync_interval`` seconds while something is unsynced, and on
+        close; ``"never"`` - leave it to the OS (no syncer thread). In all modes
+        the record is in the kernel before the call returns.
       fsync_interval: seconds, for ``fsync="interval"``.
       secrets: exact strings never to be written (masked if seen in a value).
 
@@ -98,14 +103,24 @@ class AuditJournal:
         """Records that could not be written (never raised into the monitor)."""
         self._secrets = tuple(s for s in secrets if s)
         self._lock = threading.Lock()
-        self._last_fsync = time.monotonic()
-        self._dirty = False
+        self._synced = threading.Condition(self._lock)
+        """Notified when :attr:`synced_seq` moves and when a record is written."""
+        self._written_seq = 0
+        self._synced_seq = 0
+        self._closing = False
+        self._flush_wanted = False
+        self._syncer: threading.Thread | None = None
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
         self._dir = directory
         self.recovery = self._recover()
         self._seq = self.recovery.previous_seq + (2 if self.recovery.gap_possible else 1)
         self._fd = self._open()
+        if self.fsync != "never":
+            self._syncer = threading.Thread(
+                target=self._sync_loop, name="genesys-pulse-journal-fsync", daemon=True
+            )
+            self._syncer.start()
         self.write(
             "journal.opened",
             "",
@@ -124,6 +139,12 @@ class AuditJournal:
     def next_seq(self) -> int:
         """The ``seq`` the next record will get."""
         return self._seq
+
+    @property
+    def synced_seq(self) -> int:
+        """The ``seq`` of the newest record known to be on stable storage (``fsync``-ed)."""
+        with self._lock:
+            return self._synced_seq
 
     def on_sample(self, sample: Sample) -> None:
         """Samples are not journaled (they are high-rate and not audit records)."""
@@ -186,19 +207,39 @@ class AuditJournal:
                 view = view[n:]
             self._size += len(line)
             self._seq = seq + 1
-            self._sync_after_write()
+            self._written_seq = seq
+            if self._syncer is not None:
+                self._synced.notify_all()
             return seq
 
-    def flush(self) -> None:
-        """``fsync`` any record not yet synced (a no-op in ``"always"`` mode)."""
+    def flush(self, timeout: float | None = None) -> bool:
+        """``fsync`` every record written so far; return whether they are synced.
+
+        Called from any thread except the syncer. Raises ``OSError`` if the
+        ``fsync`` fails. With ``fsync="never"`` it syncs too (an explicit
+        request). *timeout* bounds the wait for the syncer thread; ``None``
+        waits as long as it takes.
+        """
         with self._lock:
-            if self._dirty and self._fd >= 0:
-                os.fsync(self._fd)
-                self._dirty = False
-                self._last_fsync = time.monotonic()
+            target = self._written_seq
+            if self._synced_seq >= target or self._fd < 0:
+                return True
+            if self._syncer is None or not self._syncer.is_alive():
+                fd = self._fd
+                os.fsync(fd)
+                self._synced_seq = max(self._synced_seq, target)
+                return True
+            self._flush_wanted = True
+            self._synced.notify_all()
+            return self._synced.wait_for(lambda: self._synced_seq >= target, timeout)
 
     def close(self) -> None:
         """Sync (unless ``fsync="never"``) and close. Idempotent; never raises."""
+        with self._lock:
+            self._closing = True
+            self._synced.notify_all()
+        if self._syncer is not None:
+            self._syncer.join(timeout=30.0)
         try:
             if self.fsync != "never":
                 self.flush()
@@ -225,16 +266,51 @@ class AuditJournal:
         if self.errors == 1:
             _log.error("genesys-pulse audit journal write failed (counted)", exc_info=True)
 
-    def _sync_after_write(self) -> None:
-        if self.fsync == "always":
-            os.fsync(self._fd)
-        elif self.fsync == "interval":
-            self._dirty = True
-            now = time.monotonic()
-            if now - self._last_fsync >= self.fsync_interval:
-                os.fsync(self._fd)
-                self._dirty = False
-                self._last_fsync = now
+    def _sync_loop(self) -> None:
+        """The syncer thread: ``fsync`` what was written, in groups, off the caller's thread.
+
+        The descriptor is duplicated under the lock and synced without it, so
+        writers never wait for the disk; a rotation in between is harmless
+        (the old file was synced by :meth:`_rotate` before it was closed).
+        """
+        last_sync = time.monotonic()
+        while True:
+            with self._lock:
+                while True:
+                    pending = self._written_seq > self._synced_seq
+                    if self._closing:
+                        return
+                    if pending and (self.fsync == "always" or self._flush_wanted):
+                        break
+                    if pending:  # "interval"
+                        wait = last_sync + self.fsync_interval - time.monotonic()
+                        if wait <= 0:
+                            break
+                        self._synced.wait(wait)
+                    else:
+                        self._synced.wait()
+                self._flush_wanted = False
+                target = self._written_seq
+                try:
+                    fd = os.dup(self._fd)
+                except OSError:
+                    fd = -1
+            ok = False
+            if fd >= 0:
+                try:
+                    os.fsync(fd)
+                    ok = True
+                except OSError:
+                    self._failed()
+                finally:
+                    os.close(fd)
+            last_sync = time.monotonic()
+            with self._lock:
+                if ok:
+                    self._synced_seq = max(self._synced_seq, target)
+                else:  # do not spin on a failing disk; the records stay counted as unsynced
+                    self._synced.wait(min(1.0, self.fsync_interval))
+                self._synced.notify_all()
 
     def _open(self) -> int:
         existed = os.path.exists(self.path)
@@ -276,7 +352,7 @@ class AuditJournal:
                     os.replace(src, self._rotated(i + 1))
             os.replace(self.path, self._rotated(1))
         self._fd = self._open()
-        self._dirty = False
+        self._synced_seq = self._written_seq if self.fsync != "never" else self._synced_seq
 
     def _recover(self) -> JournalRecovery:
         """Find the last intact ``seq``; cut off a torn last line of the newest file."""

@@ -54,7 +54,7 @@ _RTT_PROBES: Final = (ProbeKind.CONTROL, ProbeKind.APPLICATION)
 DEFAULT_MAX_SPAN_EVENTS: Final = 100
 #: ``Event.target`` values of events about the whole monitor, not one target.
 _MONITOR_WIDE: Final = frozenset({"", "*"})
-_REASON_RE: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_REASON_RE: Final = re.compile(r"\A[a-z][a-z0-9_]{0,31}\Z")
 
 # Which audit events become span events on the window span, under which name.
 _SPAN_EVENT_NAMES: Final[Mapping[str, str]] = N.SPAN_EVENT_NAMES
@@ -310,7 +310,7 @@ class OTelSink:
         secrets); masked wherever they would appear in an attribute value.
       probe_timeouts: per target, per probe type (``control``, ``application``,
         ``heartbeat``), the limit in seconds reported as ``timeout_s`` on
-        ``ping.timeout`` span events when the monitor's event does not carry one.
+        ``genesys.ping.timeout`` span events when the monitor's event does not carry one.
       max_span_events: events kept per span (at most 128, the SDK's default
         limit); further events are counted in the span attribute
         ``genesys_pulse.span_events.dropped``.
@@ -581,7 +581,7 @@ class OTelSink:
                 self._reconnects.add(1, self._reason_attrs(state, attrs.get("reason")))
         elif name in ("threshold.breach", "threshold.clear"):
             metric = attrs.get("metric")
-            if isinstance(metric, str) and _REASON_RE.match(metric):
+            if isinstance(metric, str) and _REASON_RE.fullmatch(metric):
                 m_attrs = self._metric_attrs(state, metric, _probe_of(attrs))
                 if m_attrs is not None:
                     default = Level.WARNING if name == "threshold.breach" else Level.OK
@@ -878,7 +878,7 @@ class OTelSink:
     def _reason_attrs(self, state: _Target, reason: AttrValue | None) -> Mapping[str, AttrValue]:
         r = reason.partition(":")[0] if isinstance(reason, str) else "other"
         if r not in N.RECONNECT_REASONS and (
-            not _REASON_RE.match(r) or len(self._reasons_seen | {r}) > 32
+            not _REASON_RE.fullmatch(r) or len(self._reasons_seen | {r}) > 32
         ):
             r = "other"
         self._reasons_seen.add(r)

@@ -1,15 +1,17 @@
 """The network shell: streams, a lean WebSocket client and an httpx transport.
 
 * :class:`Connector` / :class:`NetConnector` open TCP (+TLS, always verified)
-  streams; the emulator provides an in-memory connector with the same shape.
-* :func:`open_websocket` / :class:`WebSocketConnection`: RFC 6455 on wsproto,
+  streams, through an HTTP proxy's ``CONNECT`` tunnel when the proxy rules
+  say so; the emulator provides an in-memory connector with the same shape.
+* :func:`open_websocket` / :class:`WebSocketConnection`: RFC 6455 -- wsproto
+  for the opening handshake, then the sans-I/O frame codec of ``_frames`` --
   timestamping frames when they are actually written and read.
 * :func:`httpx_transport`: an httpx transport whose connections come from a
   :class:`Connector`, so REST calls share the same seam.
 """
 
 from ._connector import Connector, NetConnector, is_loopback_host
-from ._errors import ConnectError, ConnectionClosed, HandshakeError, TransportError
+from ._errors import ConnectError, ConnectionClosed, HandshakeError, ProxyError, TransportError
 from ._httpx import ConnectorTransport, httpx_transport
 from ._timed import TimedSocketStream
 from ._websocket import (
@@ -28,6 +30,7 @@ __all__ = [
     "ConnectorTransport",
     "HandshakeError",
     "NetConnector",
+    "ProxyError",
     "TimedSocketStream",
     "TransportError",
     "WebSocketConnection",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-ConnectFailure = Literal["resolve", "refused", "timeout", "tls", "unreachable", "other"]
+ConnectFailure = Literal["resolve", "refused", "timeout", "tls", "unreachable", "proxy", "other"]
 
 
 class TransportError(Exception):
@@ -20,7 +20,11 @@ class ConnectError(TransportError):
       kind: What failed: ``"resolve"`` (name resolution), ``"refused"``
         (connection refused), ``"timeout"`` (the deadline passed),
         ``"tls"`` (handshake or certificate verification),
-        ``"unreachable"`` (no route / network down) or ``"other"``.
+        ``"unreachable"`` (no route / network down), ``"proxy"`` (the HTTP
+        proxy refused or broke the ``CONNECT`` tunnel; the message names the
+        proxy, never its credentials) or ``"other"``. Failures reaching the
+        proxy itself keep their kind (``"refused"``, ``"timeout"``...) and
+        name the proxy too.
       cause: The underlying exception, if any (also chained as ``__cause__``).
     """
 
@@ -33,6 +37,20 @@ class ConnectError(TransportError):
         self.cause = cause
         detail = f": {cause}" if cause is not None and str(cause) else ""
         super().__init__(f"cannot connect to {_hostport(host, port)} ({kind}){detail}")
+
+
+class ProxyError(TransportError):
+    """The HTTP proxy did not open the tunnel (the ``cause`` of a :class:`ConnectError`).
+
+    Attributes:
+      proxy: The proxy, as ``http://host:port`` (never with credentials).
+      status: The proxy's HTTP status (``403``, ``407``...), or 0 if it broke HTTP.
+    """
+
+    def __init__(self, proxy: str, status: int, detail: str) -> None:
+        self.proxy = proxy
+        self.status = status
+        super().__init__(f"proxy {proxy} {detail}")
 
 
 class HandshakeError(TransportError):

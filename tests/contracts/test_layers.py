@@ -1,0 +1,71 @@
+"""The layer contracts (``[tool.importlinter]`` in pyproject.toml) hold, and can fail.
+
+``make lint`` runs ``lint-imports`` on the real tree; these tests run it on a
+copy of the package with one forbidden import planted, to show each contract
+really catches what it names (a check that cannot fail is no check).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LINT = Path(sys.executable).with_name("lint-imports")
+
+
+def lint(tree: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT), "--config", str(tree / "pyproject.toml"), "--no-cache"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(tree / "src")},
+    )
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    shutil.copytree(
+        ROOT / "src" / "genesys_pulse",
+        tmp_path / "src" / "genesys_pulse",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def plant(tree: Path, module: str, line: str) -> None:
+    path = tree / "src" / "genesys_pulse" / module
+    path.write_text(path.read_text() + f"\n{line}  # planted by the test\n")
+
+
+def test_the_real_tree_keeps_every_contract(tree: Path) -> None:
+    result = lint(tree)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("core/_jitter.py", "import trio", "The core is pure"),
+        ("core/_pong.py", "import socket", "The core is pure"),
+        ("transport/_timed.py", "import genesys_pulse.monitor", "Layers"),
+        ("emulator/_events.py", "import genesys_pulse.core", "The emulator is independent"),
+    ],
+)
+def test_a_planted_violation_breaks_its_contract(
+    tree: Path, module: str, line: str, contract: str
+) -> None:
+    plant(tree, module, line)
+    result = lint(tree)
+    assert result.returncode != 0
+    broken = [ln for ln in result.stdout.splitlines() if ln.endswith("BROKEN")]
+    assert any(ln.startswith(contract) for ln in broken), result.stdout
