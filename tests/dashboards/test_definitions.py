@@ -632,3 +632,39 @@ def test_python_translation_agrees_with_the_exporters_go_library() -> None:
     answer = json.loads(done.stdout)
     assert answer["metrics"] == {s.name: prometheus_metric(s) for s in N.METRICS.values()}
     assert answer["labels"] == {k: prometheus_label(k) for k in request["labels"]}
+
+
+_SERIES = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\}$")
+_SERIES_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def test_promtool_series_are_shaped_like_the_monitors() -> None:
+    """Each input series of the rule tests carries exactly the labels the
+    translated contract gives its metric (plus the exporter's job/instance/
+    otel_scope_name, and le on buckets), with values the monitor can emit."""
+    by_series = {series: spec for spec in N.METRICS.values() for series in prometheus_series(spec)}
+    values = {
+        prometheus_label(N.A_PING_TYPE): set(N.PING_TYPES),
+        prometheus_label(N.A_METRIC): {
+            m for ms in N.THRESHOLD_METRICS_BY_KIND.values() for m in ms
+        },
+    }
+    seen = 0
+    for test in load(PROM / "rules.test.yaml")["tests"]:
+        for item in test["input_series"]:
+            m = _SERIES.match(item["series"])
+            assert m, item["series"]
+            spec = by_series.get(m.group(1))
+            if spec is None:
+                continue  # e.g. another job's `up`
+            seen += 1
+            labels = dict(_SERIES_LABEL.findall(m.group(2)))
+            ours = {k for k in labels if k.startswith(("genesys_", "server_"))}
+            keys = (*N.COMMON_METRIC_ATTRS, *spec.attributes)
+            assert ours == {prometheus_label(k) for k in keys}, item["series"]
+            assert labels["otel_scope_name"] == N.INSTRUMENTATION_SCOPE
+            assert ("le" in labels) == m.group(1).endswith("_bucket")
+            for key, allowed in values.items():
+                if key in labels:
+                    assert labels[key] in allowed, (key, labels[key])
+    assert seen >= 10
