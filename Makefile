@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit setup clean collector browser proxy-tools test-random promtool
+.PHONY: demo test lint typecheck unit matrix setup clean collector browser proxy-tools test-random helm deploy-tools image promtool
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,17 +20,24 @@ demo: $(STAMP)
 	$(BIN)/genesys-pulse run --emulator --scenario congested --duration 60s --emulator-setting heartbeat_period=5
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench examples dashboards
-	$(BIN)/ruff format --check src tests bench examples dashboards
+	$(BIN)/ruff check src tests bench examples noxfile.py dashboards
+	$(BIN)/ruff format --check src tests bench examples noxfile.py dashboards
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) collector browser proxy-tools promtool
-	$(BIN)/python -m pytest -q
+# The host-fit test needs the service venv `matrix` builds; it runs there.
+unit: $(STAMP) collector browser proxy-tools helm deploy-tools image promtool
+	$(BIN)/python -m pytest -q --ignore=tests/instrumentor/test_host_fit.py
 
-test: lint typecheck unit
+# Compatibility matrix (oldest deps on Python 3.11, newest on 3.13, a bare
+# install) and the host-fit check, in real virtualenvs under .nox/ (reused:
+# a second run only re-checks what is installed). See noxfile.py.
+matrix: $(STAMP)
+	$(BIN)/nox
+
+test: lint typecheck unit matrix
 
 # The property tests with fresh random examples, 10x as many (HYPOTHESIS_SCALE);
 # `make test` runs them derandomised (tests/conftest.py).
@@ -76,5 +83,30 @@ proxy-tools:
 	 elif [ "$$CI" = true ]; then echo "tinyproxy is missing and cannot be installed (needs root and apt-get)"; exit 1; \
 	 else echo "tinyproxy not found: the proxy tests will skip"; fi
 
+# helm, built from Go modules (cached like the collector), for the chart tests
+# (helm lint / helm template). Without Go, locally, they skip; in CI they fail.
+helm:
+	@if command -v go >/dev/null 2>&1 || [ "$$CI" = true ]; then bash deploy/helm/build-helm.sh; \
+	 else echo "Go not found: the Helm chart tests will skip"; fi
+
+# Debian packages the deployment tests use: systemd (systemd-analyze verify of
+# the unit), podman, runc and debootstrap (the container image, built over a
+# Debian base made locally: no image registry; runc runs it in the tests).
+# Installed in CI when missing (one apt-get update); locally only reported.
+DEPLOY_TOOLS := systemd-analyze:systemd podman:podman runc:runc debootstrap:debootstrap
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+deploy-tools:
+	@missing=""; for pair in $(DEPLOY_TOOLS); do \
+	   command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	 if [ -z "$$missing" ]; then :; \
+	 elif [ "$$CI" = true ]; then $(SUDO) apt-get update -q && \
+	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	 else echo "not installed:$$missing - the tests needing them will skip (CI=true make deploy-tools installs them)"; fi
+
+# The container image (podman), cached by a stamp: deploy/container/build-image.sh.
+image: $(STAMP) deploy-tools
+	@if command -v podman >/dev/null 2>&1 || [ "$$CI" = true ]; then bash deploy/container/build-image.sh; \
+	 else echo "podman not found: the image tests will skip"; fi
+
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .nox build dist .pytest_cache .mypy_cache .ruff_cache

@@ -6,7 +6,7 @@ never delays a probe), and the same samples and events go to OpenTelemetry
 through :func:`genesys_pulse.telemetry.otel_sinks_for`.
 
 This example starts the Genesys Cloud emulator in-process, so it needs no
-credentials::
+credentials; it builds SDK providers, so it needs ``pip install 'genesys-pulse[cli]'``::
 
     python examples/trio_embed.py --duration 10
     OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 OTEL_TRACES_EXPORTER=otlp \\

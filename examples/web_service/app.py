@@ -4,11 +4,16 @@ Run it under OpenTelemetry auto-instrumentation and the genesys-pulse plugin
 starts monitoring in the background, with no code change::
 
     pip install .        # from a checkout of this repository (or a built wheel)
+    # + the service's own SDK set-up, e.g.:
+    pip install opentelemetry-distro opentelemetry-exporter-otlp-proto-http
     export GENESYS_PULSE_ENVIRONMENT=mypurecloud.ie        # or GENESYS_PULSE_CONFIG=pulse.toml
     export GENESYS_CLOUD_CLIENT_ID=... GENESYS_CLOUD_CLIENT_SECRET=...
     export OTEL_SERVICE_NAME=web OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
     export OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 OTEL_LOGS_EXPORTER=otlp
     opentelemetry-instrument python examples/web_service/app.py --port 8080
+
+Without an SDK (no distro) the plugin still runs and says in one WARNING on
+stderr that its telemetry goes nowhere.
 
 ``GET /`` answers ``hello``; ``GET /threads`` lists the process's threads
 (the monitor runs in one named ``genesys-pulse-monitor``). The first line on

@@ -141,14 +141,23 @@ def test_signal_stops_cleanly_with_summary(sig: signal.Signals) -> None:
     assert stopped < 5  # generous: the target is 1 s, the machine is shared
 
 
-def test_closed_pipe_ends_cleanly() -> None:
+def test_closed_pipe_ends_loudly() -> None:
+    """A closed stdout (``| head``) ends the run with a non-zero exit and one line on stderr."""
     cmd = " ".join([*EXE, "run", "--emulator", "--duration", "20s", "--output", "jsonl"])
     res = subprocess.run(
-        f"{cmd} | head -n 3", shell=True, capture_output=True, text=True, timeout=60, env=CLEAN_ENV
+        ["bash", "-c", f"set -o pipefail; {cmd} | head -n 3; echo rc=${{PIPESTATUS[0]}} >&2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=CLEAN_ENV,
     )
     assert len(res.stdout.splitlines()) == 3
     assert "Traceback" not in res.stderr
     assert "BrokenPipe" not in res.stderr
+    lines = res.stderr.splitlines()
+    assert lines[-1] == "rc=1", res.stderr
+    ours = [line for line in lines if line.startswith("genesys-pulse")]
+    assert ours == ["genesys-pulse run: stdout was closed by its reader; stopped monitoring"], lines
 
 
 def test_journal_path_gets_the_audit_records(tmp_path: Path) -> None:

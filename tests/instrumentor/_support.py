@@ -127,14 +127,22 @@ class Host:
 
 
 @contextmanager
-def instrumented_host(env: Mapping[str, str], *, instrument: bool = True) -> Iterator[Host]:
-    """Run the example web service (under ``opentelemetry-instrument``); SIGTERM it on exit."""
+def instrumented_host(
+    env: Mapping[str, str], *, instrument: bool = True, venv: Path | None = None
+) -> Iterator[Host]:
+    """Run the example web service (under ``opentelemetry-instrument``); SIGTERM it on exit.
+
+    ``venv``: run it with that virtualenv's interpreter and ``opentelemetry-instrument``
+    (a host's own environment) instead of the test's.
+    """
     base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "GENESYS_"))}
     base.update(env)
     base["PYTHONUNBUFFERED"] = "1"
-    cmd = [sys.executable, str(APP), "--port", "0"]
+    bin_dir = BIN if venv is None else venv / "bin"
+    python = sys.executable if venv is None else str(bin_dir / "python")
+    cmd = [python, str(APP), "--port", "0"]
     if instrument:
-        cmd = [str(BIN / "opentelemetry-instrument"), *cmd]
+        cmd = [str(bin_dir / "opentelemetry-instrument"), *cmd]
     proc = subprocess.Popen(
         cmd, env=base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(ROOT)
     )

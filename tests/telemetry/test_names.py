@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from opentelemetry.semconv._incubating.attributes import error_attributes as error_incubating
 from opentelemetry.semconv.attributes import error_attributes, server_attributes
 from opentelemetry.semconv.schemas import Schemas
 
@@ -15,6 +16,7 @@ SEMCONV_KEYS = {
     server_attributes.SERVER_ADDRESS,
     server_attributes.SERVER_PORT,
     error_attributes.ERROR_TYPE,
+    error_incubating.ERROR_MESSAGE,
 }
 _GENESYS = re.compile(r"^genesys(\.[a-z][a-z0-9_]*)+$")
 
@@ -25,7 +27,7 @@ def attribute_keys() -> set[str]:
 
 def test_attribute_keys_are_semconv_or_namespaced() -> None:
     keys = attribute_keys()
-    assert {N.A_SERVER_ADDRESS, N.A_SERVER_PORT, N.A_ERROR_TYPE} == SEMCONV_KEYS
+    assert {N.A_SERVER_ADDRESS, N.A_SERVER_PORT, N.A_ERROR_TYPE, N.A_ERROR_MESSAGE} == SEMCONV_KEYS
     for key in keys - SEMCONV_KEYS:
         assert _GENESYS.match(key), key
     # the generic keys a reviewer found are gone

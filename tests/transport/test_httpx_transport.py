@@ -148,3 +148,39 @@ async def test_connect_timeout_maps_to_httpx_connect_timeout(
     async with httpx.AsyncClient(transport=httpx_transport(Slow())) as c:
         with pytest.raises(httpx.ConnectTimeout):
             await c.get("https://api.example/", timeout=3)
+
+
+async def test_https_is_never_sent_in_clear_if_httpcore_skips_start_tls(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The guard on httpcore's call order: a backend stream whose ``start_tls`` is
+    skipped (as a changed httpcore might) fails loudly and opens no connection."""
+    import httpcore
+
+    from genesys_pulse.transport._httpx import ConnectorTransport
+
+    class SkipsStartTls(httpcore.AsyncNetworkBackend):
+        def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+            self.inner = inner
+
+        async def connect_tcp(self, host: str, port: int, **kw: object) -> object:  # type: ignore[override]
+            stream = await self.inner.connect_tcp(host, port, **kw)  # type: ignore[arg-type]
+
+            async def no_tls(*a: object, **k: object) -> object:
+                return stream
+
+            stream.start_tls = no_tls  # type: ignore[method-assign]
+            return stream
+
+    async with trio.open_nursery() as nursery:
+        conn = MemoryConnector(nursery, http_handler)
+        transport = ConnectorTransport(conn)
+        pool = transport._pool
+        pool._network_backend = SkipsStartTls(pool._network_backend)
+        async with httpx.AsyncClient(transport=transport) as c:
+            with pytest.raises(httpx.ConnectError, match=r"before start_tls.*httpcore 1\.x"):
+                await c.get("https://api.example/api/v2/notifications/channels")
+            r = await c.get("http://127.0.0.1:8080/x")  # plain loopback still works
+        assert r.status_code == 200
+        assert [(h, p, tls) for h, p, tls, _ in conn.calls] == [("127.0.0.1", 8080, False)]
+        nursery.cancel_scope.cancel()

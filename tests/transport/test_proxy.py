@@ -24,7 +24,13 @@ from genesys_pulse.emulator import open_emulator
 from genesys_pulse.genesys import ApiError, NotificationsClient, OAuthClient, RetryPolicy
 from genesys_pulse.monitor import run_monitor
 from genesys_pulse.telemetry import config_secrets
-from genesys_pulse.transport import ConnectError, NetConnector, httpx_transport, open_websocket
+from genesys_pulse.transport import (
+    ConnectError,
+    NetConnector,
+    failure_cause,
+    httpx_transport,
+    open_websocket,
+)
 
 from ._servers import echo_handler, tcp_server, tls_server
 from ._tinyproxy import ProxyFactory, dead_port, tinyproxy
@@ -228,6 +234,10 @@ async def test_proxy_basic_auth(tinyproxy: ProxyFactory) -> None:
     assert none_info.value.kind == "proxy"
     assert f"refused the tunnel to 127.0.0.1:{port}: 407" in str(none_info.value)
     assert "it wants credentials" in str(none_info.value)
+    # the failure's telemetry names the cause as a proxy failure, without the password
+    cause = failure_cause(bad_info.value)
+    assert cause.error_type == "proxy"
+    assert "401" in cause.message and PASSWORD not in cause.message
 
 
 async def test_refusing_proxy_is_a_clear_error_from_oauth(tinyproxy: ProxyFactory) -> None:

@@ -2,9 +2,12 @@
 
 Exit status:
 
-* ``0`` after ``--duration``, on Ctrl-C (SIGINT) or SIGTERM, or when stdout's
-  reader went away: sockets are closed (bounded) and the output flushed,
-  with a final ``summary`` line in JSON-lines mode;
+* ``0`` after ``--duration``, on Ctrl-C (SIGINT) or SIGTERM: sockets are
+  closed (bounded) and the output flushed, with a final ``summary`` line in
+  JSON-lines mode;
+* ``1`` when stdout's reader went away (``| head``): the run stops, closes its
+  sockets the same way and says so in one line on stderr (a monitor whose
+  output nobody reads must not look like a run that completed);
 * ``2`` for an invalid configuration (each problem names the field, the
   value and the rule; no traceback) or missing credentials (the message says
   which environment variables to set, or to try ``--emulator``);
@@ -37,7 +40,7 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import trio
@@ -61,6 +64,7 @@ DEFAULT_TARGET_ID = "emulated-target"
 """Id of the target monitored by ``run --emulator`` without ``--config``."""
 
 EXIT_OK = 0
+EXIT_OUTPUT_CLOSED = 1
 EXIT_CONFIG = 2
 EXIT_AUTH = 3
 
@@ -124,6 +128,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="monitor only the targets of shard I of N (stable hash of the target id)",
     )
+    from . import _service
+
+    _service.add_arguments(parser)
 
 
 def _err(message: str) -> None:
@@ -242,6 +249,13 @@ def main(args: argparse.Namespace) -> int:
         import dataclasses
 
         config = dataclasses.replace(config, shard=shard)
+    try:
+        from ._service import configure
+
+        config = configure(args, config)  # --health-listen
+    except ConfigError as exc:
+        _print_config_errors([exc])
+        return EXIT_CONFIG
     if not config.targets:
         _err(
             "no targets configured: give --config FILE (or set GENESYS_PULSE_* variables), "
@@ -263,6 +277,10 @@ def main(args: argparse.Namespace) -> int:
         if problems:
             _print_config_errors(problems)
             return EXIT_CONFIG
+    missing_sdk = _missing_telemetry_packages(os.environ)
+    if missing_sdk:
+        _err(missing_sdk)
+        return EXIT_CONFIG
     output = args.output or ("live" if _isatty() else "jsonl")
     try:
         return trio.run(_amain, args, config, settings, duration, output)
@@ -328,7 +346,13 @@ async def _amain(
 
     from ._dashboard import Dashboard
     from ._output import JsonLines
+    from ._service import Service, ServiceError
 
+    try:
+        service = await Service.open(config)  # health endpoint, systemd notifications
+    except ServiceError as service_error:
+        _err(str(service_error))
+        return EXIT_CONFIG
     started = time.time()
     stop = trio.CancelScope()
 
@@ -359,6 +383,7 @@ async def _amain(
             telemetry, providers = _telemetry_sinks(config)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_watch_signals, stop)
+                await service.start(nursery)
                 nursery.start_soon(sink.writer.run if isinstance(sink, JsonLines) else sink.run)
                 with stop:
                     if duration is not None:
@@ -373,7 +398,9 @@ async def _amain(
                         )
                     )
                     sink_monitor(sink, monitor)
+                    service.ready(monitor)
                     await _until_all_stopped(monitor)
+                service.stopping()
                 nursery.cancel_scope.cancel()
     except* _auth_errors() as group:
         rc = EXIT_AUTH
@@ -395,6 +422,9 @@ async def _amain(
         if monitor is not None and not sink.writer.closed:
             sink.summary(_summary(monitor, started))
         await sink.writer.flush()
+    if sink.writer.closed and rc == EXIT_OK:
+        _err("stdout was closed by its reader; stopped monitoring")
+        rc = EXIT_OUTPUT_CLOSED
     for extra in telemetry:
         with contextlib.suppress(Exception):
             extra.close()
@@ -422,13 +452,49 @@ def _redacting_log_handler(config: MonitorConfig, level: str) -> RedactingFilter
     return redactor
 
 
-def _otel_enabled(env: dict[str, str] | os._Environ[str]) -> bool:
+def _otel_enabled(env: Mapping[str, str]) -> bool:
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
     return any(
         k.startswith("OTEL_EXPORTER_OTLP_") and k.endswith("ENDPOINT") and v.strip()
         for k, v in env.items()
     ) or any(env.get(f"OTEL_{sig}_EXPORTER", "").strip() for sig in ("TRACES", "METRICS", "LOGS"))
+
+
+def _missing_telemetry_packages(env: Mapping[str, str]) -> str | None:
+    """One line saying what to install when OTEL_* asks for export the install cannot do.
+
+    The SDK and the OTLP exporters are extras (``genesys-pulse[cli]``, and
+    ``[grpc]`` for the gRPC protocol): the plugin needs neither, so a plain
+    ``pip install genesys-pulse`` has them only if the host brought them.
+    """
+    if not _otel_enabled(env):
+        return None
+    import importlib.util
+
+    def absent(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is None
+        except (ImportError, ValueError):
+            return True
+
+    what = "OpenTelemetry export (OTEL_* is set)"
+    if absent("opentelemetry.sdk") or absent("opentelemetry.exporter.otlp.proto.http"):
+        return (
+            f"{what} needs the SDK and the OTLP exporter: pip install 'genesys-pulse[cli]' "
+            "(or unset the OTEL_* variables to run with JSON-lines/live output only)"
+        )
+    grpc = any(
+        v.strip().lower() == "grpc"
+        for k, v in env.items()
+        if k.startswith("OTEL_EXPORTER_OTLP_") and k.endswith("PROTOCOL")
+    )
+    if grpc and absent("opentelemetry.exporter.otlp.proto.grpc"):
+        return (
+            f"{what} with OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs the gRPC exporter: "
+            "pip install 'genesys-pulse[grpc]' (or use http/protobuf, which needs no extra)"
+        )
+    return None
 
 
 def _telemetry_sinks(config: MonitorConfig) -> tuple[list[Any], Any]:

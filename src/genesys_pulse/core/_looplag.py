@@ -96,6 +96,11 @@ class LoopLagEstimator:
         return now - (last + self.tick) > threshold
 
     @property
+    def last_expected(self) -> float | None:
+        """When the latest recorded wake-up was due (``None`` before the first)."""
+        return self._last_expected
+
+    @property
     def remembered(self) -> int:
         """Stall intervals currently remembered."""
         return len(self._stalls)

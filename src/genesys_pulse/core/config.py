@@ -75,6 +75,7 @@ __all__ = [
     "missing_credentials",
     "parse_config",
     "parse_duration",
+    "parse_listen",
     "redacted",
     "with_credentials",
 ]
@@ -393,6 +394,8 @@ class MonitorConfig:
     proxy: ProxyRules | None = None
     """The HTTP proxy rules (``proxy`` key, else ``HTTPS_PROXY`` & co. in the
     environment given to the parser); ``None``: direct connections."""
+    health_listen: tuple[str, int] | None = None
+    """``(host, port)`` of the health endpoint (``/livez``, ``/readyz``); ``None``: none."""
 
 
 # ---------------------------------------------------------------------------
@@ -748,7 +751,15 @@ _GENESYS_KEYS: Final = (
 )
 _WEBSOCKET_KEYS: Final = ("url", "echo_message", "expected_reply")
 _TARGET_KEYS: Final = ("id", "kind", *_TUNABLE_KEYS, *_GENESYS_KEYS, *_WEBSOCKET_KEYS)
-_TOP_KEYS: Final = ("window", "journal_path", "shard", "proxy", "defaults", "targets")
+_TOP_KEYS: Final = (
+    "window",
+    "journal_path",
+    "shard",
+    "proxy",
+    "health_listen",
+    "defaults",
+    "targets",
+)
 _LEVEL_KEYS: Final = ("warning", "critical")
 _HYSTERESIS_KEYS: Final = ("raise_k", "raise_n", "clear_m")
 
@@ -784,11 +795,13 @@ _ENV_TOP: Final[dict[str, str]] = {
     "JOURNAL_PATH": "journal_path",
     "SHARD": "shard",
     "PROXY": "proxy",
+    "HEALTH_LISTEN": "health_listen",
 }
 ENV_TARGET_VARIABLES: Final = tuple(ENV_PREFIX + k for k in _ENV_TARGET)
 """The single-target override variables (see :func:`parse_config`)."""
 ENV_GLOBAL_VARIABLES: Final = tuple(ENV_PREFIX + k for k in _ENV_TOP)
-"""The variables overriding top-level keys (``window``, ``journal_path``, ``shard``, ``proxy``)."""
+"""The variables overriding top-level keys (``window``, ``journal_path``, ``shard``, ``proxy``,
+``health_listen``)."""
 
 
 def _env_value(key: str, text: str) -> object:
@@ -1396,6 +1409,13 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) 
 
     proxy = _p_proxy(ctx, top, env)
 
+    health_listen: tuple[str, int] | None = None
+    if "health_listen" in top:
+        try:
+            health_listen = parse_listen(top["health_listen"])
+        except ValueError as exc:
+            ctx.err("health_listen", top["health_listen"], str(exc))
+
     defaults: _Partial = {}
     defaults_failed: set[str] = set()
     if "defaults" in top:
@@ -1439,6 +1459,7 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) 
         journal_path=journal_path,
         shard=shard,
         proxy=proxy,
+        health_listen=health_listen,
     )
 
 
@@ -1486,6 +1507,42 @@ def _p_proxy(ctx: _Ctx, top: Mapping[str, Any], env: Mapping[str, str]) -> Proxy
         no_proxy=_proxy.parse_no_proxy(no),
         source=ctx.sources.get("proxy", "proxy"),
     )
+
+
+_LISTEN_RULE: Final = (
+    'must be "HOST:PORT" with HOST an IP address or "localhost" (IPv6 in brackets, '
+    'e.g. "[::1]:9464") and 0 <= PORT <= 65535, e.g. "127.0.0.1:9464", or a bare '
+    "PORT for loopback"
+)
+
+
+def parse_listen(value: object) -> tuple[str, int]:
+    """Parse a health-endpoint address ``"HOST:PORT"`` (or ``"PORT"``: loopback) into ``(host, port)``.
+
+    HOST must be an IP literal (IPv6 in brackets) or ``localhost``: a name
+    resolved at start-up could bind somewhere unexpected. Port 0 asks the
+    kernel for a free port. Raises :class:`ValueError` naming the rule.
+    """
+    if not isinstance(value, str):
+        raise ValueError(_LISTEN_RULE)
+    text = value.strip()
+    if re.fullmatch(r"[0-9]{1,5}", text) and int(text) <= 65535:
+        return "127.0.0.1", int(text)  # a bare port: loopback
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:([0-9]{1,5})|([^:\[\]]+):([0-9]{1,5})", text)
+    if m is None:
+        raise ValueError(_LISTEN_RULE)
+    host = m.group(1) or m.group(3)
+    port = int(m.group(2) or m.group(4))
+    if port > 65535:
+        raise ValueError(_LISTEN_RULE)
+    if host != "localhost":
+        try:
+            addr = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(_LISTEN_RULE) from None
+        if (addr.version == 6) != (m.group(1) is not None):
+            raise ValueError(_LISTEN_RULE)
+    return host, port
 
 
 def loads_config(text: str, env: Mapping[str, str] | None = None) -> MonitorConfig:

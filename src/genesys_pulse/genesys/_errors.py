@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from genesys_pulse.transport import FailureCause
+
 __all__ = ["ApiError", "AuthRefused", "GenesysError", "InvalidResponse"]
 
 
@@ -46,7 +51,12 @@ class ApiError(GenesysError):
         ours: ``"network.error"``, ``"timeout"``, ``"invalid.response"``.
       message: A short, human-readable message (never a token).
       retry_after: The ``Retry-After`` the server asked for, in seconds, if any.
+      cause: For ``status`` 0, why nothing was received
+        (:class:`~genesys_pulse.transport.FailureCause`: ``error.type`` such as
+        ``name_resolution``, the host, the OS message); else ``None``.
     """
+
+    cause: FailureCause | None = None
 
     def __init__(
         self, status: int, code: str, message: str = "", *, retry_after: float | None = None

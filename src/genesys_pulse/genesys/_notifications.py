@@ -180,6 +180,7 @@ class NotificationsClient:
                 rng=self._rng,
                 endpoint=endpoint,
                 on_event=self._on_event,
+                server_address=httpx.URL(self.api_url).host,
             )
             if resp.status_code == 401 and auth_attempt == 1:
                 self._emit("token.failed", {"reason": "rest_401", "endpoint": endpoint})

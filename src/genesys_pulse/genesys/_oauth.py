@@ -254,7 +254,12 @@ class OAuthClient:
             )
 
         resp = await send_with_retry(
-            send, policy=policy, rng=self._rng, endpoint="oauth.token", on_event=self._on_event
+            send,
+            policy=policy,
+            rng=self._rng,
+            endpoint="oauth.token",
+            on_event=self._on_event,
+            server_address=httpx.URL(self.token_url).host,
         )
         if resp.status_code in (400, 401, 403):
             error, description = _oauth_error(resp)

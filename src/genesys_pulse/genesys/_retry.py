@@ -22,6 +22,7 @@ import httpx
 import trio
 
 from genesys_pulse.core import Backoff
+from genesys_pulse.transport import FailureCause, failure_cause
 
 from ._errors import ApiError
 
@@ -105,6 +106,7 @@ async def send_with_retry(
     rng: random.Random,
     endpoint: str,
     on_event: EventHook | None = None,
+    server_address: str = "",
 ) -> httpx.Response:
     """Call ``send()`` until it gives a non-retryable response or the budget runs out.
 
@@ -115,7 +117,8 @@ async def send_with_retry(
     Raises:
       ApiError: the last failure once attempts or budget are exhausted, or
         a ``Retry-After`` beyond the budget (``status`` 0 with ``code``
-        ``"network.error"``/``"timeout"`` when nothing was received).
+        ``"network.error"``/``"timeout"`` when nothing was received; then
+        ``cause`` says why: ``error.type``, the host and the OS message).
       httpx.UnsupportedProtocol: for a URL the transport refuses (not retried).
     """
     deadline = trio.current_time() + policy.total_timeout
@@ -134,8 +137,10 @@ async def send_with_retry(
             error = ApiError(
                 0, "timeout", f"no response within {policy.attempt_timeout:g} s from {endpoint}"
             )
+            error.cause = FailureCause("timeout", server_address, error.message)
         except httpx.TransportError as exc:
             error = ApiError(0, "network.error", f"{type(exc).__name__}: {exc}"[:300])
+            error.cause = failure_cause(exc, server_address)
         else:
             if resp.status_code not in RETRYABLE_STATUS:
                 return resp
@@ -155,6 +160,7 @@ async def send_with_retry(
                     "attempt": attempt,
                     "delay_s": delay,
                     "retry_after_s": -1.0 if retry_after is None else retry_after,
+                    **(error.cause.attributes() if error.cause is not None else {}),
                 },
             )
         await trio.sleep(delay)

@@ -88,6 +88,9 @@ class GenesysPulseInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         from genesys_pulse.telemetry import otel_sinks_for
 
         env: Mapping[str, str] = kwargs.get("env") or os.environ
+        if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+            _log.info("genesys-pulse: OTEL_SDK_DISABLED=true; plugin inert (no probing)")
+            return
         config = kwargs.get("config")
         if config is None:
             if not any(k.startswith("GENESYS_PULSE_") for k in env):
@@ -101,6 +104,7 @@ class GenesysPulseInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             raise ValueError("credentials are not set: set " + ", ".join(missing))
         if not config.targets:
             raise ValueError("no targets configured")
+        _warn_if_unconfigured(kwargs)
         sinks = otel_sinks_for(
             config,
             meter_provider=kwargs.get("meter_provider"),
@@ -146,6 +150,45 @@ class GenesysPulseInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         else:
             # no double probing: the parent keeps probing; this worker stays inert
             atexit.unregister(self._at_exit)
+
+
+NO_SDK_HINT = (
+    "install the SDK and an exporter so opentelemetry-instrument configures them "
+    "(pip install opentelemetry-distro opentelemetry-exporter-otlp-proto-http, and set "
+    "OTEL_EXPORTER_OTLP_ENDPOINT), or pass providers to GenesysPulseInstrumentor().instrument(); "
+    "OTEL_SDK_DISABLED=true makes the plugin inert"
+)
+
+
+def _unconfigured_signals(kwargs: Mapping[str, Any]) -> list[str]:
+    """The signals whose provider is the API's default (proxy or no-op): nothing is exported."""
+    from opentelemetry import _logs, metrics, trace
+
+    providers = {
+        "metrics": kwargs.get("meter_provider") or metrics.get_meter_provider(),
+        "traces": kwargs.get("tracer_provider") or trace.get_tracer_provider(),
+        "logs": kwargs.get("logger_provider") or _logs.get_logger_provider(),
+    }
+    # The API's placeholders are ProxyTracerProvider, _ProxyMeterProvider,
+    # ProxyLoggerProvider and the NoOp* providers; an SDK (or any real
+    # implementation) has another class.
+    return [
+        signal
+        for signal, provider in providers.items()
+        if "Proxy" in type(provider).__name__ or "NoOp" in type(provider).__name__
+    ]
+
+
+def _warn_if_unconfigured(kwargs: Mapping[str, Any]) -> None:
+    """One WARNING when the monitor's figures (metrics) would go nowhere."""
+    missing = _unconfigured_signals(kwargs)
+    if "metrics" in missing:
+        _log.warning(
+            "genesys-pulse: no OpenTelemetry SDK provider is configured for %s: the monitor's "
+            "telemetry goes nowhere; %s",
+            ", ".join(missing),
+            NO_SDK_HINT,
+        )
 
 
 def _register_fork_hook() -> None:

@@ -22,6 +22,7 @@ import trio
 if TYPE_CHECKING:
     from genesys_pulse.genesys import SecretRegistry
 
+from genesys_pulse.core._health import DEFAULT_LAG_WINDOW, HealthSnapshot, TargetHealth
 from genesys_pulse.core._schedule import shard_of, stagger
 from genesys_pulse.core.config import MonitorConfig, TargetConfig, redacted
 from genesys_pulse.core.model import Event
@@ -75,6 +76,45 @@ class Monitor:
     looplag: LoopLag
     start: float
     failed: dict[str, str] = field(default_factory=dict)
+    shard: tuple[int, int] | None = None
+    started: bool = False
+    """Set once every target task is started (what ``task_status.started`` reports)."""
+
+    def health_snapshot(self, lag_window: float = DEFAULT_LAG_WINDOW) -> HealthSnapshot:
+        """Liveness and readiness inputs at this instant (see :mod:`genesys_pulse.core._health`).
+
+        Reads only what the monitor publishes (probe connection states, the
+        latest reported back-off, stop reasons, loop lag), so a health endpoint
+        never reaches into supervisors.
+        """
+        now = trio.current_time()
+        est = self.looplag.estimator
+        overdue = 0.0
+        if est.is_stalled(now, 0.0):
+            overdue = now - (est.last_expected + est.tick) if est.last_expected is not None else 0.0
+        targets = []
+        for tid, probe in self.targets.items():
+            last = probe.last_backoff
+            in_backoff = probe.connection_state == "backoff" and last is not None
+            targets.append(
+                TargetHealth(
+                    id=tid,
+                    state=probe.connection_state,
+                    ever_connected=probe.connected.is_set(),
+                    backoff_reason=last[0] if last is not None else None,
+                    backoff_error=last[1] if last is not None else "",
+                    retry_in=(last[2] - now) if in_backoff and last is not None else None,
+                    failure=self.failed.get(tid),
+                )
+            )
+        return HealthSnapshot(
+            now=now,
+            started=self.started,
+            targets=targets,
+            lag_now=max(0.0, overdue),
+            max_recent_lag=est.max_lag_during(now - lag_window, now),
+            shard=self.shard,
+        )
 
     def summary(self) -> dict[str, Any]:
         """Per target and probe kind, the whole-run summary (JSON-able)."""
@@ -154,7 +194,7 @@ async def run_monitor(
     targets = select_shard(config)
     start = trio.current_time() + 0.01
     wall_anchor = (trio.current_time(), time.time())
-    monitor = Monitor({}, {}, dispatcher, looplag, start)
+    monitor = Monitor({}, {}, dispatcher, looplag, start, shard=config.shard)
     count = len(targets)
     for i, tc in enumerate(targets):
         probe = TargetProbe(
@@ -199,6 +239,7 @@ async def run_monitor(
                     nursery.start_soon(
                         _run_target, probe, monitor.supervisors[tid], start, monitor, refused
                     )
+                monitor.started = True
                 task_status.started(monitor)
             # every target stopped
             outer.cancel_scope.cancel()

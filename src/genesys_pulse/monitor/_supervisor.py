@@ -36,6 +36,7 @@ backoff; no channels, tokens or rotations.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -54,7 +55,9 @@ from genesys_pulse.core.model import EVENT_NAMES, AttrValue
 from genesys_pulse.transport import (
     CloseInfo,
     Connector,
+    FailureCause,
     HandshakeError,
+    failure_cause,
     open_websocket,
 )
 
@@ -70,6 +73,8 @@ __all__ = [
     "TargetAuthRefused",
     "WebSocketSupervisor",
 ]
+
+_log = logging.getLogger("genesys_pulse.monitor")
 
 CONNECT_TIMEOUT = 15.0
 """Seconds for one WebSocket connect (TCP + TLS + upgrade), as Genesys's client."""
@@ -136,6 +141,8 @@ class _Base:
         """Duration of the latest WebSocket upgrade (reported by ``connection.established``)."""
         self._subscribe_s: float | None = None
         """Duration of the latest REST subscription, until reported."""
+        self._failing: tuple[str, str] | None = None
+        """``(error.type, server.address)`` of the connect failure last logged, while failing."""
 
     # LinkOwner protocol
     def on_heartbeat(self, link: Link, t: float) -> None:
@@ -204,6 +211,9 @@ class _Base:
             phases["subscribe_s"] = round(self._subscribe_s, 6)
             self._subscribe_s = None
         self.probe.event("connection.established", restored=restored, **phases)
+        if self._failing is not None:
+            _log.warning("genesys-pulse: target %s: connected again", self.cfg.id)
+            self._failing = None
         self.probe.link = link
         self.probe.connected.set()
         self.probe.planned_outage = False
@@ -272,12 +282,52 @@ class _Base:
         self.backoff.on_disconnected(trio.current_time())
         return self.backoff.next_delay(retry_after)
 
+    def _cause(self, exc: BaseException) -> FailureCause:
+        """Why a connect failed (``error.type``, host, OS message)."""
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, FailureCause):
+            return cause
+        status = getattr(exc, "status", 0)
+        code = getattr(exc, "code", "")
+        message = " ".join(str(exc).split())[:200]
+        if isinstance(status, int) and status >= 400:
+            return FailureCause(str(status), "", message)  # e.g. "503" after the retries
+        if isinstance(status, int) and status > 0 and isinstance(code, str) and code:
+            return FailureCause(code, "", message)  # e.g. "invalid.response"
+        return failure_cause(exc)
+
+    def _report_failure(self, cause: FailureCause) -> None:
+        """One WARNING per change of cause (not per retry); ``_install`` logs the recovery."""
+        key = (cause.error_type, cause.server_address)
+        if key == self._failing:
+            return
+        self._failing = key
+        where = f" {cause.server_address}" if cause.server_address else ""
+        _log.warning(
+            "genesys-pulse: target %s: cannot connect to%s: %s (%s); retrying with back-off, "
+            "logged again only if the cause changes",
+            self.cfg.id,
+            where or " the service",
+            cause.error_type,
+            cause.message,
+        )
+
     async def _backoff_sleep(
-        self, reason: str, error: str = "", retry_after: float | None = None
+        self,
+        reason: str,
+        error: str = "",
+        retry_after: float | None = None,
+        exc: BaseException | None = None,
     ) -> None:
         delay = self._next_delay(retry_after)
         self.probe.connection_state = "backoff"
-        self.probe.event("reconnect", reason=reason, delay_s=round(delay, 3), error=error)
+        attrs: dict[str, AttrValue] = {}
+        if exc is not None:
+            cause = self._cause(exc)
+            self._report_failure(cause)
+            attrs.update(cause.attributes())
+        self.probe.last_backoff = (reason, error, trio.current_time() + delay)
+        self.probe.event("reconnect", reason=reason, delay_s=round(delay, 3), error=error, **attrs)
         await trio.sleep(delay)
         self.probe.connection_state = "connecting"
 
@@ -320,7 +370,7 @@ class WebSocketSupervisor(_Base):
                 try:
                     link = await self._open_link(self.url)
                 except Exception as exc:
-                    await self._backoff_sleep("connect_failed", type(exc).__name__)
+                    await self._backoff_sleep("connect_failed", type(exc).__name__, exc=exc)
                     continue
                 self._install(link, restored=restored)
                 self.backoff.on_connected(trio.current_time())
@@ -407,6 +457,17 @@ class GenesysSupervisor(_Base):
     def _hook(self, name: str, attrs: dict[str, Any]) -> None:
         """Audit hook of the Genesys clients: forward their events to the target."""
         self.http_retries += name == "http.retry"
+        error_type = attrs.get("error.type")
+        if name == "http.retry" and isinstance(error_type, str):
+            # a network failure is named at its first attempt, not after the
+            # REST retry budget is spent (that can take minutes)
+            self._report_failure(
+                FailureCause(
+                    error_type,
+                    str(attrs.get("server.address", "")),
+                    str(attrs.get("error.message", "")),
+                )
+            )
         if name not in EVENT_NAMES:
             return
         if name == "token.refresh" and attrs.get("reason") == "initial":
@@ -554,6 +615,7 @@ class GenesysSupervisor(_Base):
                     "connect_failed",
                     type(exc).__name__,
                     retry_after if isinstance(retry_after, int | float) else None,
+                    exc=exc,
                 )
                 continue
             self._install(link, restored=restored)
@@ -603,6 +665,7 @@ class GenesysSupervisor(_Base):
                     reason=f"rotation_failed:{reason}",
                     delay_s=round(delay, 3),
                     error=type(exc).__name__,
+                    **self._cause(exc).attributes(),
                 )
                 with trio.move_on_after(delay):
                     await old.dead.wait()

@@ -158,6 +158,8 @@ class TargetProbe:
         self.slots_done = 0
         self.heartbeat_seq = 0
         self.connection_state = "connecting"
+        self.last_backoff: tuple[str, str, float] | None = None
+        """The latest reported back-off: (reason, error type, monotonic time of the next attempt)."""
         self.app_message: str = '{"message":"ping"}'
         self.lost_reported = False
         self._window_end = math.inf

@@ -88,6 +88,10 @@ A_ERROR_TYPE: Final = "error.type"  # semconv; on a failed connect span
 A_PING_TYPE: Final = "genesys.ping.type"
 A_REASON: Final = "genesys.reconnect.reason"
 A_METRIC: Final = "genesys.threshold.metric"
+#: ``error.type`` is also the cause of a failed connect on ``reconnect`` /
+#: ``http.retry`` events (with ``server.address``), and ``error.message`` its
+#: text: see ``transport.FailureCause`` and docs/telemetry.md.
+A_ERROR_MESSAGE: Final = "error.message"  # semconv (development)
 
 #: The only keys a ``target_attrs`` mapping may contribute to metric points.
 TARGET_ATTR_KEYS: Final = frozenset({A_ENVIRONMENT, A_SERVER_ADDRESS})

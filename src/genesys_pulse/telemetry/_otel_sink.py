@@ -895,7 +895,10 @@ class OTelSink:
             return
         attrs = self._span_event_attrs(e)
         if state is not None:
-            attrs.update(state.base)
+            for key, value in state.base.items():
+                # the event's own keys win (a failed connect's server.address
+                # names the host that failed, e.g. the login host)
+                attrs.setdefault(key, value)
             # an attempt's records go in its connect span (also the one this
             # very event just ended); everything else in the window span
             connect_ctx = state.connect_ctx or state.ended_connect_ctx

@@ -39,11 +39,7 @@ from urllib.parse import unquote
 
 from opentelemetry import _logs, metrics, trace
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import (
-    BatchLogRecordProcessor,
-    ConsoleLogRecordExporter,
-    LogRecordExporter,
-)
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import (
     Counter,
     Histogram,
@@ -65,6 +61,16 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
 from genesys_pulse._version import __version__
+
+try:
+    from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, LogRecordExporter
+except ImportError:  # SDK 1.38, the oldest supported: the names before the 1.39 rename
+    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef,assignment]
+        ConsoleLogExporter as ConsoleLogRecordExporter,
+    )
+    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef,assignment]
+        LogExporter as LogRecordExporter,
+    )
 
 __all__ = ["ConfigurationError", "Providers", "configure_from_env"]
 

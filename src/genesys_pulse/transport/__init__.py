@@ -11,7 +11,16 @@
 """
 
 from ._connector import Connector, NetConnector, is_loopback_host
-from ._errors import ConnectError, ConnectionClosed, HandshakeError, ProxyError, TransportError
+from ._errors import (
+    FAILURE_TYPES,
+    ConnectError,
+    ConnectionClosed,
+    FailureCause,
+    HandshakeError,
+    ProxyError,
+    TransportError,
+    failure_cause,
+)
 from ._httpx import ConnectorTransport, httpx_transport
 from ._timed import TimedSocketStream
 from ._websocket import (
@@ -23,17 +32,20 @@ from ._websocket import (
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "FAILURE_TYPES",
     "CloseInfo",
     "ConnectError",
     "ConnectionClosed",
     "Connector",
     "ConnectorTransport",
+    "FailureCause",
     "HandshakeError",
     "NetConnector",
     "ProxyError",
     "TimedSocketStream",
     "TransportError",
     "WebSocketConnection",
+    "failure_cause",
     "httpx_transport",
     "is_loopback_host",
     "open_websocket",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import errno
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Final, Literal
 
 ConnectFailure = Literal["resolve", "refused", "timeout", "tls", "unreachable", "proxy", "other"]
 
@@ -89,3 +93,115 @@ class ConnectionClosed(TransportError):
 
 def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# ---------------------------------------------------------------- failure causes
+
+FAILURE_TYPES: Final = {
+    "resolve": "name_resolution",
+    "refused": "connection_refused",
+    "timeout": "timeout",
+    "tls": "tls",
+    "unreachable": "network_unreachable",
+    "proxy": "proxy",
+    "other": "_OTHER",
+}
+"""``error.type`` of each :class:`ConnectError` kind (``_OTHER`` as semantic conventions say)."""
+
+
+@dataclass(frozen=True)
+class FailureCause:
+    """Why a network call failed, for one log line and event attributes.
+
+    Attributes:
+      error_type: ``error.type``: ``name_resolution``, ``connection_refused``,
+        ``timeout``, ``tls``, ``network_unreachable``, ``connection_lost``,
+        ``protocol``, an HTTP status (``"403"``) or ``_OTHER``.
+      server_address: The host that was dialled (``server.address``), or ``""``.
+      message: The operating system's (or library's) own words, e.g.
+        ``[Errno -2] Name or service not known`` (``error.message``).
+    """
+
+    error_type: str
+    server_address: str
+    message: str
+
+    def attributes(self) -> dict[str, str]:
+        """The event attributes (semantic-convention keys; the contract is in
+        ``telemetry/_names.py`` and docs/telemetry.md)."""
+        out = {"error.type": self.error_type, "error.message": self.message}
+        if self.server_address:
+            out["server.address"] = self.server_address
+        return out
+
+
+def failure_cause(exc: BaseException, server_address: str = "") -> FailureCause:
+    """Classify *exc* (following ``__cause__``/``__context__``) into a :class:`FailureCause`.
+
+    Works on our :class:`ConnectError` and :class:`HandshakeError`, on httpx's
+    and httpcore's exceptions wrapping them (matched by class name so this
+    module needs neither), and on plain ``OSError``/``ssl`` errors.
+    """
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen and len(chain) < 16:
+        seen.add(id(cur))
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    for e in chain:
+        if isinstance(e, ConnectError):
+            detail = _os_message(e.cause) if e.cause is not None else e.kind
+            return FailureCause(FAILURE_TYPES[e.kind], e.host, _short(detail or e.kind))
+        if isinstance(e, HandshakeError):
+            kind = str(e.status) if e.status else "protocol"
+            return FailureCause(kind, server_address, _short(str(e)))
+    deepest = chain[-1]
+    message = _short(str(deepest) or type(deepest).__name__)
+    names = " ".join(type(e).__name__ for e in chain)
+    if isinstance(deepest, socket.gaierror):
+        kind = "name_resolution"
+    elif isinstance(deepest, ConnectionRefusedError):
+        kind = "connection_refused"
+    elif isinstance(deepest, ssl.SSLError):
+        kind = "tls"
+    elif "Timeout" in names or isinstance(deepest, TimeoutError) or "TooSlow" in names:
+        kind = "timeout"
+    elif "Proxy" in names:
+        kind = "proxy"
+    elif "ProtocolError" in names:
+        kind = "protocol"
+    elif any(n in names for n in ("ReadError", "WriteError", "BrokenResource", "ClosedResource")):
+        kind = "connection_lost"
+    elif isinstance(deepest, OSError) and deepest.errno in (
+        errno.ENETUNREACH,
+        errno.EHOSTUNREACH,
+    ):
+        kind = "network_unreachable"
+    else:
+        kind = "_OTHER"
+    return FailureCause(kind, server_address, message)
+
+
+def _os_message(exc: BaseException) -> str:
+    """The most specific words about *exc*: the first OS error inside it, if any.
+
+    trio's happy-eyeballs connect raises ``OSError("all attempts to connect
+    ... failed")`` from a group holding each attempt's own error (e.g.
+    ``[Errno 111] Connection refused``): that one is what a human needs.
+    """
+    cur: BaseException | None = exc
+    for _ in range(16):
+        if cur is None:
+            break
+        if isinstance(cur, BaseExceptionGroup) and cur.exceptions:
+            cur = cur.exceptions[0]
+            continue
+        if isinstance(cur, OSError) and cur.strerror:
+            return str(cur)
+        cur = cur.__cause__ or cur.__context__
+    return str(exc)
+
+
+def _short(text: str) -> str:
+    return " ".join(text.split())[:200]

@@ -11,6 +11,22 @@ always-verifying TLS context, so :class:`_ConnectorBackend` hands back a
 ``connect_tcp`` for https, before any I/O, so the choice is made correctly.
 
 Plain ``http://`` is refused for any host that is not loopback.
+
+Why httpcore and not only httpx: httpx has no public way to give its
+transport a network backend, while httpcore's ``AsyncConnectionPool``,
+``AsyncNetworkBackend`` and ``AsyncNetworkStream`` are httpcore's documented
+public API (its "network backends" page), and every httpx release we support
+(0.28, 0.29) requires ``httpcore==1.*``. We do not reach into httpx's own
+transport. Two httpcore behaviours are relied on and guarded so that a new
+release cannot break them silently:
+
+* the major version: ``httpcore`` other than 1.x raises :class:`ImportError`
+  here, naming the versions (pip's metadata says ``httpcore>=1.0.9,<2``; this
+  catches ``--no-deps`` installs);
+* ``start_tls`` before any I/O for https: the transport tells the backend which
+  origins are https, and a stream of such an origin that is read or written
+  before ``start_tls`` fails with a ``ConnectError`` naming the httpcore
+  version, instead of sending an https request in clear text.
 """
 
 from __future__ import annotations
@@ -31,14 +47,31 @@ __all__ = ["httpx_transport"]
 
 _DEFAULT_CONNECT_TIMEOUT = 10.0
 
+SUPPORTED_HTTPCORE = "1.x"
+"""The httpcore major version this transport is written and tested against."""
+
+if not str(getattr(httpcore, "__version__", "")).startswith("1."):  # pragma: no cover - guard
+    raise ImportError(
+        f"genesys-pulse needs httpcore {SUPPORTED_HTTPCORE} (the one httpx 0.28/0.29 use); "
+        f"found httpcore {getattr(httpcore, '__version__', '?')}: "
+        "pip install 'httpcore>=1.0.9,<2'"
+    )
+
 
 class _DeferredStream(httpcore.AsyncNetworkStream):
     """A stream that connects on ``start_tls`` or on first use."""
 
     def __init__(
-        self, connector: Connector, host: str, port: int, timeout: float, idle_limit: float
+        self,
+        connector: Connector,
+        host: str,
+        port: int,
+        timeout: float,
+        idle_limit: float,
+        tls_expected: bool = False,
     ) -> None:
         self._connector = connector
+        self._tls_expected = tls_expected
         self._host = host
         self._port = port
         self._timeout = timeout
@@ -48,6 +81,14 @@ class _DeferredStream(httpcore.AsyncNetworkStream):
         self._last_used = trio.current_time()
 
     async def _open(self, tls: bool) -> trio.abc.Stream:
+        if not tls and self._tls_expected:
+            # httpcore did I/O before start_tls on an https origin: never send
+            # an https request in clear text; say which library changed.
+            raise httpcore.ConnectError(
+                f"httpcore {httpcore.__version__} wrote or read before start_tls on an https "
+                f"connection to {self._host}:{self._port}; genesys-pulse supports httpcore "
+                f"{SUPPORTED_HTTPCORE} - pin 'httpcore>=1.0.9,<2'"
+            )
         try:
             stream = await self._connector.open_stream(
                 self._host, self._port, tls=tls, timeout=self._timeout
@@ -133,6 +174,8 @@ class _ConnectorBackend(httpcore.AsyncNetworkBackend):
         self._connector = connector
         self._connect_timeout = connect_timeout
         self._idle_limit = idle_limit
+        self.tls_origins: set[tuple[str, int]] = set()
+        """``(host, port)`` of every https origin requested (see the module docstring)."""
 
     async def connect_tcp(
         self,
@@ -148,6 +191,7 @@ class _ConnectorBackend(httpcore.AsyncNetworkBackend):
             port,
             self._connect_timeout if timeout is None else timeout,
             self._idle_limit,
+            (host, port) in self.tls_origins,
         )
 
     async def connect_unix_socket(
@@ -224,13 +268,14 @@ class ConnectorTransport(httpx.AsyncBaseTransport):
         max_connections: int = 10,
         keepalive_expiry: float = 30.0,
     ) -> None:
+        self._backend = _ConnectorBackend(connector, connect_timeout, keepalive_expiry)
         self._pool = httpcore.AsyncConnectionPool(
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=keepalive_expiry,
             http1=True,
             http2=False,
-            network_backend=_ConnectorBackend(connector, connect_timeout, keepalive_expiry),
+            network_backend=self._backend,
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -241,7 +286,13 @@ class ConnectorTransport(httpx.AsyncBaseTransport):
                 f"refusing http:// to non-loopback host {url.host!r}: use https://",
                 request=request,
             )
-        assert isinstance(request.stream, httpx.AsyncByteStream)
+        if not isinstance(request.stream, httpx.AsyncByteStream):
+            raise TypeError(
+                f"httpx {httpx.__version__} gave a {type(request.stream).__name__} request "
+                "stream to an async transport; genesys-pulse supports httpx >=0.28,<1"
+            )
+        if url.scheme == "https":
+            self._backend.tls_origins.add((url.raw_host.decode("ascii"), url.port or 443))
         req = httpcore.Request(
             method=request.method,
             url=httpcore.URL(
