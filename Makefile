@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit matrix setup clean collector browser proxy-tools test-random helm deploy-tools image
+.PHONY: demo test lint typecheck unit matrix setup clean collector browser proxy-tools test-random helm deploy-tools image promtool
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,15 +20,15 @@ demo: $(STAMP)
 	$(BIN)/genesys-pulse run --emulator --scenario congested --duration 60s --emulator-setting heartbeat_period=5
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench examples noxfile.py
-	$(BIN)/ruff format --check src tests bench examples noxfile.py
+	$(BIN)/ruff check src tests bench examples noxfile.py dashboards
+	$(BIN)/ruff format --check src tests bench examples noxfile.py dashboards
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # The host-fit test needs the service venv `matrix` builds; it runs there.
-unit: $(STAMP) collector browser proxy-tools helm deploy-tools image
+unit: $(STAMP) collector browser proxy-tools helm deploy-tools image promtool
 	$(BIN)/python -m pytest -q --ignore=tests/instrumentor/test_host_fit.py
 
 # Compatibility matrix (oldest deps on Python 3.11, newest on 3.13, a bare
@@ -50,6 +50,13 @@ test-random: $(STAMP)
 collector:
 	@if command -v go >/dev/null 2>&1 || [ "$$CI" = true ]; then bash otel-collector/build.sh; \
 	 else echo "Go not found: the collector tests will skip"; fi
+
+# promtool (Prometheus v3.16.0) for the rule tests in tests/dashboards, built
+# from Go modules into dashboards/prometheus/_build (cached by a stamp). Without
+# Go, locally, those tests skip; in CI (CI=true) a missing Go fails.
+promtool:
+	@if command -v go >/dev/null 2>&1 || [ "$$CI" = true ]; then bash dashboards/prometheus/build-promtool.sh; \
+	 else echo "Go not found: the promtool tests will skip"; fi
 
 # Debian's chromium, the real headless browser the report tests drive through
 # playwright (no browser download: playwright uses this executable). Idempotent:

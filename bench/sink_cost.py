@@ -201,7 +201,7 @@ class Floor:
         attrs = self.attrs.get((s.target, s.probe))
         if attrs is None:
             base = self.base.setdefault(
-                s.target, {"monitor.target": s.target, **self.target_attrs[s.target]}
+                s.target, {"genesys.monitor.target": s.target, **self.target_attrs[s.target]}
             )
             attrs = self.attrs[(s.target, s.probe)] = {**base, "genesys.ping.type": s.probe.value}
         base = self.base[s.target]

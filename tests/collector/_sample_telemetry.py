@@ -47,7 +47,7 @@ RTT_BOUNDARIES = (
 RTT_SAMPLES = (0.0008, 0.012, 0.012, 0.3, 4.2)
 
 WINDOW_SPAN = "genesys_pulse.probe_window"
-TIMEOUT_EVENT = "ping.timeout"
+TIMEOUT_EVENT = "genesys.ping.timeout"
 TIMEOUT_LOG_EVENT = "genesys_pulse.timeout"
 PING_TIMEOUT_S = 5.0
 
@@ -55,7 +55,7 @@ EXPORT_TIMEOUT_S = 10.0
 
 
 def send_sample_telemetry(otlp_http_endpoint: str) -> None:
-    """Emit one RTT histogram, one span with a ``ping.timeout`` event and one timeout log.
+    """Emit one RTT histogram, one span with a ``genesys.ping.timeout`` event and one timeout log.
 
     Uses private SDK providers (the global ones are left alone) with the
     OTLP/HTTP exporters pointed at ``otlp_http_endpoint`` (``http://host:port``),
@@ -89,12 +89,13 @@ def send_sample_telemetry(otlp_http_endpoint: str) -> None:
             explicit_bucket_boundaries_advisory=list(RTT_BOUNDARIES),
         )
         for value in RTT_SAMPLES:
-            rtt.record(value, {"genesys.ping.type": "control", "monitor.target": TARGET})
+            rtt.record(value, {"genesys.ping.type": "control", "genesys.monitor.target": TARGET})
 
         tracer = tracer_provider.get_tracer(SCOPE)
         logger = logger_provider.get_logger(SCOPE)
         with tracer.start_as_current_span(
-            WINDOW_SPAN, attributes={"monitor.target": TARGET, "genesys_pulse.window.pings": 5}
+            WINDOW_SPAN,
+            attributes={"genesys.monitor.target": TARGET, "genesys_pulse.window.pings": 5},
         ) as span:
             span.add_event(
                 TIMEOUT_EVENT,
@@ -105,7 +106,7 @@ def send_sample_telemetry(otlp_http_endpoint: str) -> None:
                 severity_text="WARN",
                 body="application ping timed out",
                 attributes={
-                    "monitor.target": TARGET,
+                    "genesys.monitor.target": TARGET,
                     "genesys.ping.type": "application",
                     "genesys.ping.timeout": PING_TIMEOUT_S,
                 },
@@ -154,7 +155,7 @@ def check_sample_telemetry(got: ReceivedTelemetry, *, delta: bool = False) -> No
     for point in points:
         assert attributes(point.get("attributes")) == {
             "genesys.ping.type": "control",
-            "monitor.target": TARGET,
+            "genesys.monitor.target": TARGET,
         }
         assert [float(b) for b in point["explicitBounds"]] == list(RTT_BOUNDARIES)
     # The SDK may export more than once (force_flush, then shutdown). Cumulative:
@@ -183,7 +184,7 @@ def check_sample_telemetry(got: ReceivedTelemetry, *, delta: bool = False) -> No
     span = spans[-1]
     assert span.resource.get("service.name") == SERVICE_NAME
     assert attributes(span.body.get("attributes")) == {
-        "monitor.target": TARGET,
+        "genesys.monitor.target": TARGET,
         "genesys_pulse.window.pings": 5,
     }
     events = [e for e in span.body.get("events", []) if e.get("name") == TIMEOUT_EVENT]
@@ -203,7 +204,7 @@ def check_sample_telemetry(got: ReceivedTelemetry, *, delta: bool = False) -> No
     assert record.body.get("severityText") == "WARN"
     assert record.body.get("body") == {"stringValue": "application ping timed out"}
     assert attributes(record.body.get("attributes")) == {
-        "monitor.target": TARGET,
+        "genesys.monitor.target": TARGET,
         "genesys.ping.type": "application",
         "genesys.ping.timeout": PING_TIMEOUT_S,
     }

@@ -54,7 +54,7 @@ def _check(got: ReceivedTelemetry) -> None:
         assert bounds[0] == pytest.approx(0.001) and bounds[-1] == pytest.approx(30.0), bounds
         for p in points:
             attrs = attributes(p.get("attributes"))
-            assert attrs.get("monitor.target") == "emulated-target", attrs
+            assert attrs.get("genesys.monitor.target") == "emulated-target", attrs
             assert "server.address" in attrs, attrs
             assert not any("channel" in k for k in attrs), attrs
     for name, unit in SUMS.items():
@@ -77,8 +77,10 @@ def _check(got: ReceivedTelemetry) -> None:
     # Timeouts as span events on the probe-window span ...
     windows = got.span("genesys_pulse.probe_window")
     events = [e for s in windows for e in s.body.get("events", [])]
-    ping_timeouts = [e for e in events if e["name"] == "ping.timeout"]
-    assert ping_timeouts, f"no ping.timeout span event; events: {[e['name'] for e in events]}"
+    ping_timeouts = [e for e in events if e["name"] == "genesys.ping.timeout"]
+    assert ping_timeouts, (
+        f"no genesys.ping.timeout span event; events: {[e['name'] for e in events]}"
+    )
     assert attributes(ping_timeouts[0]["attributes"])["genesys.ping.type"] == "application"
     # ... and as log records with event_name, in the trace context of their span.
     logs = got.log("genesys_pulse.timeout")

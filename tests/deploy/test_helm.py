@@ -493,7 +493,7 @@ def test_three_rendered_pods_share_the_targets(
                 for metric in got.metric("genesys.websocket.pings"):
                     instance = metric.resource.get("service.instance.id", "?")
                     for point in metric.body["sum"]["dataPoints"]:
-                        target = attributes(point.get("attributes")).get("monitor.target")
+                        target = attributes(point.get("attributes")).get("genesys.monitor.target")
                         who.setdefault(str(target), set()).add(str(instance))
                 return who
 

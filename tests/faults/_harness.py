@@ -43,25 +43,13 @@ from genesys_pulse.emulator import Emulator, EmulatorSettings, open_emulator
 from genesys_pulse.emulator._netem import FaultProxy, open_fault_proxy
 from genesys_pulse.monitor import Monitor, run_monitor
 from genesys_pulse.telemetry import AuditJournal, OTelSink, read_journal, target_attrs_for
+from genesys_pulse.telemetry._names import SPAN_EVENT_NAMES
 from genesys_pulse.transport import ConnectError, NetConnector
 
 Mode = Literal["memory", "tcp"]
 
-# Every span event name the OTel sink derives from a monitor event.
-SPAN_EVENT_OF = {
-    "timeout": "ping.timeout",
-    "threshold.breach": "threshold.breach",
-    "threshold.clear": "threshold.clear",
-    "socket_closing": "socket_closing",
-    "rotation": "rotation",
-    "reconnect": "reconnect",
-    "connection.lost": "connection.lost",
-    "connection.restored": "connection.restored",
-    "channel.expired": "channel.expired",
-    "token.failed": "token.failed",
-    "local_stall": "local_stall",
-    "callback.failed": "callback.failed",
-}
+# Every span event name the OTel sink derives from a monitor event (the contract).
+SPAN_EVENT_OF = dict(SPAN_EVENT_NAMES)
 # monitor event name -> audit record kind (journal and OTel log records)
 AUDIT_KIND_OF = {"rotation": "channel.rotated"}
 

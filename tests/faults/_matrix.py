@@ -194,11 +194,14 @@ def _drop_check(kind: ProbeKind) -> Callable[[Ctx], str]:
         assert len(events) == len(lost), (len(events), len(lost))
         expect_reported(ctx, "timeout", probe=kind.value)
         assert ctx.tel is not None
-        spans = [a for n, a in ctx.tel.span_events() if n == "ping.timeout"]
+        spans = [a for n, a in ctx.tel.span_events() if n == "genesys.ping.timeout"]
         assert all(a.get("genesys.ping.type") == kind.value for a in spans), spans[:2]
         assert not lost_after(ctx), "the link was dropped although the other probe answered"
         held = f" ({len(unsent)} unsent: previous unanswered)" if unsent else ""
-        return f"{len(lost)} {kind.value} timeouts{held} (0 {other.value}); ping.timeout span+audit"
+        return (
+            f"{len(lost)} {kind.value} timeouts{held} (0 {other.value}); "
+            "genesys.ping.timeout span+audit"
+        )
 
     return check
 

@@ -29,6 +29,7 @@ TARGET_ATTRS = {
     TARGET: {
         "genesys.environment": "euw2.pure.cloud",
         "server.address": "streaming.euw2.pure.cloud",
+        "server.port": "443",
     }
 }
 

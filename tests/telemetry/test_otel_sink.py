@@ -65,7 +65,7 @@ def test_every_metric_name_unit_type_buckets_and_attributes() -> None:
         assert dps, name
         for dp in dps:
             attrs = dict(dp.attributes)
-            assert attrs["monitor.target"] == TARGET
+            assert attrs["genesys.monitor.target"] == TARGET
             assert attrs["genesys.environment"] == "euw2.pure.cloud"
             assert attrs["server.address"] == "streaming.euw2.pure.cloud"
             assert not FORBIDDEN_KEYS & set(attrs)
@@ -99,13 +99,17 @@ def test_metric_values() -> None:
     stab = by_type("genesys.websocket.stability")
     assert stab["control"].value == pytest.approx(0.98) and stab["application"].value == 1.0
     reasons = {
-        dict(dp.attributes)["reason"]: dp.value for dp in points["genesys.websocket.reconnects"][1]
+        dict(dp.attributes)["genesys.reconnect.reason"]: dp.value
+        for dp in points["genesys.websocket.reconnects"][1]
     }
     assert reasons == {"error": 1, "token": 1}
     (conn,) = points["genesys.websocket.connection.state"][1]
     assert conn.value == 1
     states = {
-        (dict(dp.attributes)["metric"], dict(dp.attributes)["genesys.ping.type"]): dp.value
+        (
+            dict(dp.attributes)["genesys.threshold.metric"],
+            dict(dp.attributes)["genesys.ping.type"],
+        ): dp.value
         for dp in points["genesys.websocket.threshold.state"][1]
     }
     metrics = ("rtt", "jitter", "consecutive_timeouts", "stability")
@@ -127,7 +131,7 @@ def test_threshold_state_levels() -> None:
     sink.on_event(event("threshold.breach", 2, metric="stability", probe="application", level=1))
     sink.on_event(event("threshold.breach", 3, metric="x" * 80, probe="application", level=1))
     states = {
-        dict(dp.attributes)["metric"]: dp.value
+        dict(dp.attributes)["genesys.threshold.metric"]: dp.value
         for dp in p.metric_points()["genesys.websocket.threshold.state"][1]
     }
     assert states == {"jitter": 2, "stability": 1, "rtt": 0, "consecutive_timeouts": 0}
@@ -138,7 +142,7 @@ def test_probe_window_span_carries_summary_and_events() -> None:
     spans = p.spans.get_finished_spans()
     (window,) = [s for s in spans if s.name == "genesys_pulse.probe_window"]
     assert window.attributes is not None
-    assert window.attributes["monitor.target"] == TARGET
+    assert window.attributes["genesys.monitor.target"] == TARGET
     assert window.attributes["genesys_pulse.window.control.stability"] == 0.98
     assert window.attributes["genesys_pulse.window.control.p50_s"] == 0.042
     assert window.attributes["genesys_pulse.span_events.dropped"] == 0
@@ -146,15 +150,15 @@ def test_probe_window_span_carries_summary_and_events() -> None:
     assert window.end_time - window.start_time <= 60 * 10**9
     names = [e.name for e in window.events]
     for required in (
-        "ping.timeout",
-        "threshold.breach",
-        "threshold.clear",
-        "socket_closing",
-        "rotation",
-        "reconnect",
+        "genesys.ping.timeout",
+        "genesys.threshold.breach",
+        "genesys.threshold.clear",
+        "genesys.socket_closing",
+        "genesys.channel.rotation",
+        "genesys.reconnect",
     ):
         assert required in names, required
-    (timeout,) = [e for e in window.events if e.name == "ping.timeout"]
+    (timeout,) = [e for e in window.events if e.name == "genesys.ping.timeout"]
     assert timeout.attributes == {"genesys.ping.type": "control", "timeout_s": 1.0, "seq": 30}
 
 
@@ -218,7 +222,7 @@ def test_audit_log_records() -> None:
     assert timeout.severity_text == "WARN" and timeout.severity_number.value == 13
     assert timeout.attributes["genesys.ping.type"] == "control"
     assert timeout.attributes["timeout_s"] == 1.0
-    assert timeout.attributes["monitor.target"] == TARGET
+    assert timeout.attributes["genesys.monitor.target"] == TARGET
     assert timeout.timestamp == int((T0 + 31.0) * 1e9)
     (failed,) = by_name["genesys_pulse.token.failed"]
     assert failed.severity_text == "ERROR"
@@ -314,9 +318,10 @@ def test_counters_and_smoothed_jitter_are_per_series_cumulative() -> None:
         if name not in points:
             return {}
         return {
-            (dict(dp.attributes)["monitor.target"], dict(dp.attributes)["genesys.ping.type"]): (
-                dp.value
-            )
+            (
+                dict(dp.attributes)["genesys.monitor.target"],
+                dict(dp.attributes)["genesys.ping.type"],
+            ): (dp.value)
             for dp in points[name][1]
         }
 
@@ -372,7 +377,7 @@ def test_unbounded_values_stay_out_of_metric_attributes() -> None:
     for k in range(100):
         sink.on_event(event("reconnect", k, reason=f"weird reason {k} with channel streaming-{k}"))
     _, dps = p.metric_points()["genesys.websocket.reconnects"]
-    assert [dict(dp.attributes)["reason"] for dp in dps] == ["other"]
+    assert [dict(dp.attributes)["genesys.reconnect.reason"] for dp in dps] == ["other"]
     assert dps[0].value == 100
 
 
@@ -437,11 +442,13 @@ def test_monitor_wide_events_create_no_target_series() -> None:
     sink.on_event(event("local_stall", 2, target="*", lateness_s=0.3, duration_s=0.3))
     sink.on_event(event("monitor.stopped", 3, target="*"))
     targets = {
-        dict(dp.attributes)["monitor.target"] for _, dps in p.metric_points().values() for dp in dps
+        dict(dp.attributes)["genesys.monitor.target"]
+        for _, dps in p.metric_points().values()
+        for dp in dps
     }
     assert targets == {TARGET}
     (span,) = p.spans.get_finished_spans()
-    assert [e.name for e in span.events] == ["local_stall"]
+    assert [e.name for e in span.events] == ["genesys.monitor.local_stall"]
     names = [r.log_record.event_name for r in p.logs.get_finished_logs()]
     assert names == ["genesys_pulse.local_stall", "genesys_pulse.monitor.stopped"]
 
@@ -462,7 +469,7 @@ def test_first_window_starts_with_the_monitor() -> None:
     sink.on_event(event("monitor.stopped", 3, target="*"))
     (window,) = [s for s in p.spans.get_finished_spans() if s.name == "genesys_pulse.probe_window"]
     assert window.start_time == int(T0 * 1e9)
-    assert [e.name for e in window.events] == ["callback.failed"]
+    assert [e.name for e in window.events] == ["genesys.monitor.callback.failed"]
 
 
 def test_a_burst_of_monitor_wide_events_is_one_span_event_per_name() -> None:
@@ -488,7 +495,10 @@ def test_a_burst_of_monitor_wide_events_is_one_span_event_per_name() -> None:
     windows = [s for s in p.spans.get_finished_spans() if s.name == "genesys_pulse.probe_window"]
     assert len(windows) == 2
     for window in windows:
-        assert [e.name for e in window.events] == ["local_stall", "callback.failed"]
+        assert [e.name for e in window.events] == [
+            "genesys.monitor.local_stall",
+            "genesys.monitor.callback.failed",
+        ]
         stall, failed = window.events
         assert stall.timestamp == int((T0 + 0.1) * 1e9)
         assert stall.attributes["genesys_pulse.event.count"] == 40
@@ -576,3 +586,47 @@ def test_outage_uncertainty_attribute_is_the_contract_name() -> None:
     from genesys_pulse.telemetry import _names
 
     assert _supervisor.A_OUTAGE_UNCERTAINTY == _names.A_OUTAGE_UNCERTAINTY
+
+
+def test_schema_url_on_every_signal_and_server_port_on_the_connect_span_only() -> None:
+    from genesys_pulse.telemetry._names import SCHEMA_URL
+
+    p, _ = run_script()
+    data = p.metrics.get_metrics_data()
+    assert data is not None
+    scopes = [sm for rm in data.resource_metrics for sm in rm.scope_metrics]
+    assert scopes and {sm.schema_url for sm in scopes} == {SCHEMA_URL}
+    assert {sm.scope.schema_url for sm in scopes} == {SCHEMA_URL}
+    spans = p.spans.get_finished_spans()
+    assert {s.instrumentation_scope.schema_url for s in spans} == {SCHEMA_URL}
+    logs = p.logs.get_finished_logs()
+    assert logs and {r.instrumentation_scope.schema_url for r in logs} == {SCHEMA_URL}
+    connects = [s for s in spans if s.name == "genesys_pulse.connect"]
+    assert connects
+    for s in connects:
+        assert s.attributes is not None
+        assert s.attributes["server.port"] == 443
+        assert s.attributes["server.address"] == "streaming.euw2.pure.cloud"
+    failed = [s for s in connects if s.status.status_code is StatusCode.ERROR]
+    assert failed and all(s.attributes and s.attributes["error.type"] for s in failed)
+    for _name, (_metric, dps) in p.metric_points().items():
+        for dp in dps:
+            assert "server.port" not in dict(dp.attributes)
+
+
+def test_span_events_and_logs_use_the_metric_attribute_keys() -> None:
+    p, _ = run_script()
+    (window,) = [s for s in p.spans.get_finished_spans() if s.name == "genesys_pulse.probe_window"]
+    by_name = {e.name: dict(e.attributes or {}) for e in window.events}
+    breach = by_name["genesys.threshold.breach"]
+    assert breach["genesys.threshold.metric"] == "rtt"
+    assert breach["genesys.ping.type"] == "control"
+    assert "metric" not in breach and "probe" not in breach
+    reconnect = by_name["genesys.reconnect"]
+    assert reconnect["genesys.reconnect.reason"] in ("error", "token")
+    assert "reason" not in reconnect
+    logs = [r.log_record for r in p.logs.get_finished_logs()]
+    (log,) = [r for r in logs if r.event_name == "genesys_pulse.threshold.breach"]
+    assert log.attributes is not None
+    assert log.attributes["genesys.threshold.metric"] == "rtt"
+    assert log.attributes["genesys.monitor.target"] == TARGET

@@ -79,7 +79,7 @@ def test_every_metric_arrives_with_unit_type_buckets_attributes(
         assert points, name
         for dp in points:
             attrs = _attrs(dp.attributes)
-            assert attrs["monitor.target"] == TARGET
+            assert attrs["genesys.monitor.target"] == TARGET
             assert attrs["genesys.environment"] == "euw2.pure.cloud"
             assert attrs["server.address"] == "streaming.euw2.pure.cloud"
             assert not {"channel_id", "channel.id", "seq"} & set(attrs)
@@ -99,7 +99,7 @@ def test_timeouts_arrive_as_span_events_and_log_records(exported: OtlpProtoTestS
     names = {s.span.name for s in spans}
     assert {"genesys_pulse.probe_window", "genesys_pulse.connect"} <= names
     window = next(s.span for s in spans if s.span.name == "genesys_pulse.probe_window")
-    (timeout,) = [e for e in window.events if e.name == "ping.timeout"]
+    (timeout,) = [e for e in window.events if e.name == "genesys.ping.timeout"]
     assert _attrs(timeout.attributes) == {
         "genesys.ping.type": "control",
         "timeout_s": 1.0,

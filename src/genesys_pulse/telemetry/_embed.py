@@ -3,7 +3,7 @@ instrumentor and trio programs that run the monitor in their own nursery)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from opentelemetry import _logs, metrics, trace
@@ -23,6 +23,18 @@ def _host(url: str) -> str | None:
         return None
 
 
+_DEFAULT_PORTS: Final = {"https": 443, "wss": 443, "http": 80, "ws": 80}
+
+
+def _port(url: str) -> int | None:
+    """The URL's port, or its scheme's default (``server.port`` semantics)."""
+    try:
+        parts = urlsplit(url)
+        return parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return None
+
+
 def target_attrs_for(config: MonitorConfig) -> dict[str, dict[str, str]]:
     """Per target, the bounded attributes every metric point carries.
 
@@ -31,6 +43,12 @@ def target_attrs_for(config: MonitorConfig) -> dict[str, dict[str, str]]:
     (the streaming host, ``streaming.<environment>``, or the API host for an
     explicit URL such as the emulator's). WebSocket targets get
     ``server.address`` = the URL's host. Never a channel id.
+
+    ``server.port`` (used on the ``genesys_pulse.connect`` span only, not on
+    metric points) is 443 for an environment's ``wss://streaming.<environment>``,
+    else the explicit URL's port (or its scheme's default). The port of the
+    ``connectUri`` the channel returns is not known here; for Genesys Cloud it
+    is always the default.
     """
     out: dict[str, dict[str, str]] = {}
     for t in config.targets:
@@ -43,14 +61,21 @@ def target_attrs_for(config: MonitorConfig) -> dict[str, dict[str, str]]:
                 attrs[N.A_ENVIRONMENT] = env
             if g.environment:
                 attrs[N.A_SERVER_ADDRESS] = "streaming." + g.environment
+                attrs[N.A_SERVER_PORT] = "443"
             elif api_host:
                 attrs[N.A_SERVER_ADDRESS] = (
                     "streaming." + api_host[4:] if api_host.startswith("api.") else api_host
                 )
+                port = _port(g.api_url)
+                if port is not None:
+                    attrs[N.A_SERVER_PORT] = str(port)
         elif t.websocket is not None:
             host = _host(t.websocket.url)
             if host:
                 attrs[N.A_SERVER_ADDRESS] = host
+            port = _port(t.websocket.url)
+            if port is not None:
+                attrs[N.A_SERVER_PORT] = str(port)
         out[t.id] = attrs
     return out
 

@@ -1,14 +1,32 @@
 """The telemetry contract: metric, span, attribute and event names.
 
 These names are public and stable (see ``docs/telemetry.md``). Changing one
-is a breaking change for every dashboard and alert built on it.
+is a breaking change for every dashboard and alert built on it: the
+definitions under ``dashboards/`` are checked against this module by
+``tests/dashboards``, so a rename here fails a test until they follow.
+
+Naming (OpenTelemetry's attribute naming guidance): semantic-convention
+attributes where one exists (``error.type``, ``server.address``,
+``server.port``), the ``genesys.*`` namespace for everything else, so that no
+key or event name collides with other instrumentation in a shared backend.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
 
 INSTRUMENTATION_SCOPE: Final = "genesys_pulse"
+
+#: The semantic-conventions version whose definitions the semconv attributes
+#: below follow: the newest the pinned ``opentelemetry-semantic-conventions``
+#: knows (a test checks it against that package's ``Schemas``). The three used
+#: (``server.address``, ``server.port``, ``error.type``) are stable, so an older
+#: consumer reads them the same. Set as ``schema_url`` on the tracer, meter and
+#: logger.
+SEMCONV_VERSION: Final = "1.44.0"
+SCHEMA_URL: Final = "https://opentelemetry.io/schemas/" + SEMCONV_VERSION
 
 # Metrics
 M_RTT: Final = "genesys.websocket.ping.rtt"
@@ -62,16 +80,18 @@ SECONDS_BUCKETS: Final = (
 )
 
 # Attributes
-A_TARGET: Final = "monitor.target"
+A_TARGET: Final = "genesys.monitor.target"
 A_ENVIRONMENT: Final = "genesys.environment"
-A_SERVER_ADDRESS: Final = "server.address"
+A_SERVER_ADDRESS: Final = "server.address"  # semconv
+A_SERVER_PORT: Final = "server.port"  # semconv; on the connect span only
+A_ERROR_TYPE: Final = "error.type"  # semconv; on a failed connect span
 A_PING_TYPE: Final = "genesys.ping.type"
-A_REASON: Final = "reason"
-A_METRIC: Final = "metric"
-#: The cause of a failed connect on ``reconnect`` / ``http.retry`` events (with
-#: ``server.address``): see ``transport.FailureCause`` and docs/telemetry.md.
-A_ERROR_TYPE: Final = "error.type"
-A_ERROR_MESSAGE: Final = "error.message"
+A_REASON: Final = "genesys.reconnect.reason"
+A_METRIC: Final = "genesys.threshold.metric"
+#: ``error.type`` is also the cause of a failed connect on ``reconnect`` /
+#: ``http.retry`` events (with ``server.address``), and ``error.message`` its
+#: text: see ``transport.FailureCause`` and docs/telemetry.md.
+A_ERROR_MESSAGE: Final = "error.message"  # semconv (development)
 A_OUTAGE_UNCERTAINTY: Final = "genesys.outage.uncertainty_s"
 """On ``connection.restored``: seconds since the last failed reconnect attempt -- the
 endpoint came back at most this long before the monitor saw it (``outage_s`` is an
@@ -79,10 +99,43 @@ upper bound; ``outage_s - genesys.outage.uncertainty_s`` a lower bound)."""
 
 #: The only keys a ``target_attrs`` mapping may contribute to metric points.
 TARGET_ATTR_KEYS: Final = frozenset({A_ENVIRONMENT, A_SERVER_ADDRESS})
+#: Keys a ``target_attrs`` mapping may contribute to the connect span only.
+CONNECT_ATTR_KEYS: Final = frozenset({A_SERVER_PORT})
+#: Attribute keys on every metric point (the last two when known).
+COMMON_METRIC_ATTRS: Final = (A_TARGET, A_ENVIRONMENT, A_SERVER_ADDRESS)
+
+#: Values of ``genesys.ping.type``.
+PING_TYPES: Final = ("control", "application", "heartbeat")
+#: Values of ``genesys.websocket.threshold.state``.
+THRESHOLD_LEVELS: Final[Mapping[int, str]] = {0: "ok", 1: "warning", 2: "critical"}
 
 # Spans
 S_CONNECT: Final = "genesys_pulse.connect"
 S_PROBE_WINDOW: Final = "genesys_pulse.probe_window"
+
+# Span events on the probe-window span: monitor event name -> span event name.
+# The same facts as the log records (``genesys_pulse.<kind>``), named in the
+# ``genesys.*`` namespace; on them ``metric``/``probe`` become
+# ``genesys.threshold.metric``/``genesys.ping.type`` and a reconnect's
+# ``reason`` ``genesys.reconnect.reason``, the keys the metrics use.
+E_PING_TIMEOUT: Final = "genesys.ping.timeout"
+E_THRESHOLD_BREACH: Final = "genesys.threshold.breach"
+E_THRESHOLD_CLEAR: Final = "genesys.threshold.clear"
+SPAN_EVENT_NAMES: Final[Mapping[str, str]] = {
+    "timeout": E_PING_TIMEOUT,
+    "threshold.breach": E_THRESHOLD_BREACH,
+    "threshold.clear": E_THRESHOLD_CLEAR,
+    "socket_closing": "genesys.socket_closing",
+    "rotation": "genesys.channel.rotation",
+    "reconnect": "genesys.reconnect",
+    "connection.lost": "genesys.connection.lost",
+    "connection.restored": "genesys.connection.restored",
+    "channel.expired": "genesys.channel.expired",
+    "token.failed": "genesys.token.failed",
+    "http.retry": "genesys.http.retry",
+    "local_stall": "genesys.monitor.local_stall",
+    "callback.failed": "genesys.monitor.callback.failed",
+}
 
 #: Threshold metrics the monitor evaluates per probe type (``threshold.state``
 #: starts at 0 for each once a sample of that type was seen).
@@ -114,3 +167,40 @@ RECONNECT_REASONS: Final = frozenset(
         "other",
     }
 )
+
+
+InstrumentKind = Literal["histogram", "counter", "gauge"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric of the contract, as an exporter sees it.
+
+    ``instrument``: ``counter`` is a monotonic cumulative (or delta) sum,
+    whether the SDK instrument is synchronous or observable; ``gauge`` likewise.
+    ``attributes``: the keys a point carries besides :data:`COMMON_METRIC_ATTRS`.
+    """
+
+    name: str
+    instrument: InstrumentKind
+    unit: str
+    attributes: tuple[str, ...] = ()
+
+
+#: Every metric the sink reports: instrument kind, unit and attribute keys.
+METRICS: Final[Mapping[str, MetricSpec]] = {
+    m.name: m
+    for m in (
+        MetricSpec(M_RTT, "histogram", "s", (A_PING_TYPE,)),
+        MetricSpec(M_JITTER, "histogram", "s", (A_PING_TYPE,)),
+        MetricSpec(M_JITTER_SMOOTHED, "gauge", "s", (A_PING_TYPE,)),
+        MetricSpec(M_PINGS, "counter", "{ping}", (A_PING_TYPE,)),
+        MetricSpec(M_TIMEOUTS, "counter", "{timeout}", (A_PING_TYPE,)),
+        MetricSpec(M_STABILITY, "gauge", "1", (A_PING_TYPE,)),
+        MetricSpec(M_HEARTBEAT_GAP, "histogram", "s", (A_PING_TYPE,)),
+        MetricSpec(M_RECONNECTS, "counter", "{reconnect}", (A_REASON,)),
+        MetricSpec(M_CONNECTION_STATE, "gauge", "1"),
+        MetricSpec(M_THRESHOLD_STATE, "gauge", "1", (A_METRIC, A_PING_TYPE)),
+        MetricSpec(M_LOOP_LAG, "histogram", "s"),
+    )
+}

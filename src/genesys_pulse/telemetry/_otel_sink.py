@@ -57,20 +57,13 @@ _MONITOR_WIDE: Final = frozenset({"", "*"})
 _REASON_RE: Final = re.compile(r"\A[a-z][a-z0-9_]{0,31}\Z")
 
 # Which audit events become span events on the window span, under which name.
-_SPAN_EVENT_NAMES: Final[Mapping[str, str]] = {
-    "timeout": "ping.timeout",
-    "threshold.breach": "threshold.breach",
-    "threshold.clear": "threshold.clear",
-    "socket_closing": "socket_closing",
-    "rotation": "rotation",
-    "reconnect": "reconnect",
-    "connection.lost": "connection.lost",
-    "connection.restored": "connection.restored",
-    "channel.expired": "channel.expired",
-    "token.failed": "token.failed",
-    "http.retry": "http.retry",
-    "local_stall": "local_stall",
-    "callback.failed": "callback.failed",
+_SPAN_EVENT_NAMES: Final[Mapping[str, str]] = N.SPAN_EVENT_NAMES
+# Fields of the monitor's events that name the same fact as a metric attribute:
+# on span events and log records they carry the metric's key.
+_EVENT_KEYS: Final[Mapping[str, Mapping[str, str]]] = {
+    "threshold.breach": {"metric": N.A_METRIC, "probe": N.A_PING_TYPE},
+    "threshold.clear": {"metric": N.A_METRIC, "probe": N.A_PING_TYPE},
+    "reconnect": {"reason": N.A_REASON},
 }
 
 # Events that belong to a connection attempt, and the phase each one marks.
@@ -238,6 +231,7 @@ class _Target:
     __slots__ = (
         "attempts",
         "base",
+        "connect_attrs",
         "connect_ctx",
         "connect_phases",
         "connect_span",
@@ -264,6 +258,12 @@ class _Target:
             if key in N.TARGET_ATTR_KEYS:
                 base[key] = str(extra[key])
         self.base: Mapping[str, AttrValue] = base
+        connect: dict[str, AttrValue] = dict(base)
+        for key in sorted(extra):
+            if key in N.CONNECT_ATTR_KEYS:
+                value = extra[key]
+                connect[key] = int(value) if str(value).isdigit() else str(value)
+        self.connect_attrs: Mapping[str, AttrValue] = connect
         self.probe_attrs: dict[ProbeKind, Mapping[str, AttrValue]] = {
             probe: {**base, N.A_PING_TYPE: probe.value} for probe in ProbeKind
         }
@@ -302,14 +302,15 @@ class OTelSink:
         ``config.window``). A window span that did not see its ``window``
         event by ``1.5 * window`` after it started is ended anyway.
       target_attrs: per target id, extra bounded attributes for every point:
-        only ``genesys.environment`` and ``server.address`` are used.
+        only ``genesys.environment`` and ``server.address`` are used (and
+        ``server.port``, on the ``genesys_pulse.connect`` span only).
       redacted_config: the redacted configuration, attached to the
         ``monitor.started`` log record as JSON.
       secrets: exact strings that must never be exported (e.g. the client
         secrets); masked wherever they would appear in an attribute value.
       probe_timeouts: per target, per probe type (``control``, ``application``,
         ``heartbeat``), the limit in seconds reported as ``timeout_s`` on
-        ``ping.timeout`` span events when the monitor's event does not carry one.
+        ``genesys.ping.timeout`` span events when the monitor's event does not carry one.
       max_span_events: events kept per span (at most 128, the SDK's default
         limit); further events are counted in the span attribute
         ``genesys_pulse.span_events.dropped``.
@@ -366,9 +367,15 @@ class OTelSink:
         """Per-name summaries of one set of :attr:`_wide` positions, shared by windows."""
 
         provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
-        meter = metrics.get_meter(N.INSTRUMENTATION_SCOPE, __version__, provider)
-        self._tracer = trace.get_tracer(N.INSTRUMENTATION_SCOPE, __version__, tracer_provider)
-        self._logger = _logs.get_logger(N.INSTRUMENTATION_SCOPE, __version__, logger_provider)
+        meter = metrics.get_meter(
+            N.INSTRUMENTATION_SCOPE, __version__, provider, schema_url=N.SCHEMA_URL
+        )
+        self._tracer = trace.get_tracer(
+            N.INSTRUMENTATION_SCOPE, __version__, tracer_provider, schema_url=N.SCHEMA_URL
+        )
+        self._logger = _logs.get_logger(
+            N.INSTRUMENTATION_SCOPE, __version__, logger_provider, schema_url=N.SCHEMA_URL
+        )
 
         b = list(N.SECONDS_BUCKETS)
         self._rtt = meter.create_histogram(
@@ -579,9 +586,9 @@ class OTelSink:
                 state.connected = False
                 self._connection_state.set(0, state.base)
             if name == "reconnect":
-                self._reconnects.add(1, self._reason_attrs(state, attrs.get(N.A_REASON)))
+                self._reconnects.add(1, self._reason_attrs(state, attrs.get("reason")))
         elif name in ("threshold.breach", "threshold.clear"):
-            metric = attrs.get(N.A_METRIC)
+            metric = attrs.get("metric")
             if isinstance(metric, str) and _REASON_RE.fullmatch(metric):
                 m_attrs = self._metric_attrs(state, metric, _probe_of(attrs))
                 if m_attrs is not None:
@@ -793,7 +800,10 @@ class OTelSink:
 
     def _start_connect(self, state: _Target, start: float) -> Span:
         span = self._tracer.start_span(
-            N.S_CONNECT, kind=SpanKind.CLIENT, attributes=state.base, start_time=_ns(start)
+            N.S_CONNECT,
+            kind=SpanKind.CLIENT,
+            attributes=state.connect_attrs,
+            start_time=_ns(start),
         )
         state.connect_span = span
         state.connect_ctx = trace.set_span_in_context(span)
@@ -845,7 +855,7 @@ class OTelSink:
         else:
             span.set_status(Status(StatusCode.ERROR, why))
             if why:
-                span.set_attribute("error.type", why)
+                span.set_attribute(N.A_ERROR_TYPE, why)
         span.set_attribute("genesys_pulse.connect.phases", sorted(state.connect_phases))
         span.end(end_time=_ns(at) if at is not None else None)
         state.ended_connect_ctx = state.connect_ctx
@@ -854,6 +864,11 @@ class OTelSink:
 
     def _span_event_attrs(self, e: Event) -> dict[str, AttrValue]:
         attrs = redact_attributes(e.attributes, extra_secrets=self._secrets)
+        renames = _EVENT_KEYS.get(e.name)
+        if renames is not None:
+            for old, new in renames.items():
+                if old in attrs:
+                    attrs[new] = attrs.pop(old)
         if e.name == "timeout":
             probe = _probe_of(e.attributes)
             if probe is not None:
