@@ -81,7 +81,7 @@ def newest(session: nox.Session) -> None:
 
 @nox.session(python=interpreter("3.12"), name="bare")
 def bare(session: nox.Session) -> None:
-    """``pip install genesys-pulse`` with nothing else: no SDK may come with it."""
+    """``pip install .`` with nothing else: no SDK may come with it."""
     session.install(".", "pytest>=8", "pytest-trio>=0.8")
     session.run("python", "-m", "pip", "check")
     session.run(

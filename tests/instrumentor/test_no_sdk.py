@@ -1,4 +1,4 @@
-"""The plugin without the SDK: what a host gets from a plain ``pip install genesys-pulse``.
+"""The plugin without the SDK: what a host gets from a plain install of the package (no extra).
 
 These tests run in the project's test environment and in the ``bare`` nox
 session (the package installed alone, no extras, no distro: exactly the

@@ -466,7 +466,7 @@ def _missing_telemetry_packages(env: Mapping[str, str]) -> str | None:
 
     The SDK and the OTLP exporters are extras (``genesys-pulse[cli]``, and
     ``[grpc]`` for the gRPC protocol): the plugin needs neither, so a plain
-    ``pip install genesys-pulse`` has them only if the host brought them.
+    a plain install of the package (no extra) has them only if the host brought them.
     """
     if not _otel_enabled(env):
         return None
