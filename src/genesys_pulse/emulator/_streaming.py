@@ -51,7 +51,7 @@ import math
 import socket
 import struct
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 import trio
 import trio.testing
@@ -103,49 +103,6 @@ _SPIN = 0.001
 MAX_SPINNERS = 8
 _spinners = 0
 _RECEIVE_SIZE = 65536
-
-
-class _Settings(Protocol):
-    @property
-    def heartbeat_period(self) -> float: ...
-    @property
-    def socket_closing_lead(self) -> float: ...
-    @property
-    def control_pongs(self) -> bool: ...
-    @property
-    def max_ws_message(self) -> int: ...
-    @property
-    def event_rate(self) -> float: ...
-
-
-class _Channel(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def expires_at(self) -> float: ...
-    @property
-    def topics(self) -> Any: ...
-
-
-class _State(Protocol):
-    def attach_session(self, channel: Any, session: Any) -> Any: ...
-    def add_topics(
-        self, channel: Any, topics: list[str], replace: bool, ignore_errors: bool, now: float
-    ) -> Any: ...
-    def remove_topics(self, channel: Any, topics: list[str], now: float) -> Any: ...
-
-
-class Runtime(Protocol):
-    """What a socket session needs from the emulator."""
-
-    @property
-    def state(self) -> Any: ...
-    @property
-    def faults(self) -> FaultController: ...
-    @property
-    def settings(self) -> Any: ...
-    @property
-    def rng(self) -> Any: ...
 
 
 async def precise_sleep_until(deadline: float) -> None:

@@ -21,7 +21,7 @@ from typing import Protocol
 
 import trio
 
-from genesys_pulse.core._pong import AppPongMatcher, ControlPongMatcher, control_payload
+from genesys_pulse.core._pong import AppPongMatcher, ControlPongMatcher
 from genesys_pulse.transport import CloseInfo, WebSocketConnection
 
 __all__ = ["Link", "LinkOwner"]
@@ -94,14 +94,13 @@ class Link:
         self.late_pongs = 0
         self.other_messages = 0
         self.retired = False
+        """A newer link has replaced this one (rotation): no new probes go here."""
         self.channel_gone = False
         """The channel behind this link is gone (failure message): do not reuse it."""
-        """A newer link has replaced this one (rotation): no new probes go here."""
         # the probe slot in flight on this link
         self.slot_seq = -1
         self.control_rx: float | None = None
         self.app_rx: float | None = None
-        self.app_rx_sent: float | None = None
         self._waiting = 0
         self._slot_done: trio.Event | None = None
         self.app_deferred = False
@@ -133,7 +132,6 @@ class Link:
         self.slot_seq = seq
         self.control_rx = None
         self.app_rx = None
-        self.app_rx_sent = None
         self._waiting = waiting
         self.app_deferred = app_deferred
         done = trio.Event()
@@ -158,10 +156,6 @@ class Link:
         self._waiting -= 1
         if self._waiting <= 0 and self._slot_done is not None:
             self._slot_done.set()
-
-    def control_payload(self, seq: int) -> bytes:
-        """The unique control-ping payload of slot ``seq`` on this link."""
-        return control_payload(seq)
 
     # -- reader callbacks ---------------------------------------------------
 

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -411,21 +410,20 @@ class WebSocketSupervisor(_Base):
 
     async def _loop(self) -> None:
         restored = False
-        if True:
-            while True:
-                try:
-                    link = await self._open_link(self.url)
-                except Exception as exc:
-                    await self._backoff_sleep("connect_failed", type(exc).__name__, exc=exc)
-                    continue
-                self._install(link, restored=restored)
-                self.backoff.on_connected(trio.current_time())
-                await self._wait(link)
-                self._lost(link)
-                assert self._nursery is not None
-                self._nursery.start_soon(self._close, link)
-                restored = True
-                await self._backoff_sleep(link.dead_reason or "closed")
+        while True:
+            try:
+                link = await self._open_link(self.url)
+            except Exception as exc:
+                await self._backoff_sleep("connect_failed", type(exc).__name__, exc=exc)
+                continue
+            self._install(link, restored=restored)
+            self.backoff.on_connected(trio.current_time())
+            await self._wait(link)
+            self._lost(link)
+            assert self._nursery is not None
+            self._nursery.start_soon(self._close, link)
+            restored = True
+            await self._backoff_sleep(link.dead_reason or "closed")
 
 
 class GenesysSupervisor(_Base):
@@ -728,7 +726,3 @@ class GenesysSupervisor(_Base):
         self._nursery.start_soon(self._retire, old)
         self.backoff.on_connected(trio.current_time())
         return new, new_channel
-
-
-def _now_wall() -> float:
-    return time.time()

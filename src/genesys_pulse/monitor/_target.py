@@ -414,18 +414,11 @@ class TargetProbe:
         with trio.CancelScope(deadline=next_due) as scope:
             # Register before writing: the pong can be read while send_all yields.
             try:
-                both = getattr(ws, "send_ping_and_text", None) if control and app_now else None
-                if both is not None:
+                if control and app_now:
                     # one write for both frames (one syscall, one scheduler pass)
                     payload = link.control.on_sent(k, t0)
                     link.app.on_sent(k, t0)
-                    sent_c = sent_a = await both(payload, self.app_message)
-                elif control and app_now:  # a transport without the combined write
-                    payload = link.control.on_sent(k, t0)
-                    sent_c = await ws.send_ping(payload)
-                    t0_a = trio.current_time()
-                    link.app.on_sent(k, t0_a)
-                    sent_a = await ws.send_text(self.app_message)
+                    sent_c = sent_a = await ws.send_ping_and_text(payload, self.app_message)
                 elif control:
                     payload = link.control.on_sent(k, t0)
                     sent_c = await ws.send_ping(payload)
@@ -596,7 +589,3 @@ class TargetProbe:
             for name, machine in st.machines.items():
                 out[f"{kind.value}.{name}"] = machine.level.name.lower()
         return out
-
-
-def _finite(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
