@@ -59,6 +59,7 @@ def test_the_real_tree_keeps_every_contract(tree: Path) -> None:
         ("core/_pong.py", "import socket", "The core is pure"),
         ("transport/_timed.py", "import genesys_pulse.monitor", "Layers"),
         ("emulator/_events.py", "import genesys_pulse.core", "The emulator is independent"),
+        ("monitor/_stats.py", "import genesys_pulse.core._pong", "The core is used through"),
     ],
 )
 def test_a_planted_violation_breaks_its_contract(
@@ -69,3 +70,21 @@ def test_a_planted_violation_breaks_its_contract(
     assert result.returncode != 0
     broken = [ln for ln in result.stdout.splitlines() if ln.endswith("BROKEN")]
     assert any(ln.startswith(contract) for ln in broken), result.stdout
+
+
+def test_the_face_contract_lists_every_private_core_module() -> None:
+    """A private module added to the core must join the 'used through its face' contract."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (face,) = [
+        c
+        for c in config["tool"]["importlinter"]["contracts"]
+        if c["name"].startswith("The core is used through its face")
+    ]
+    private = {
+        f"genesys_pulse.core.{p.stem}"
+        for p in (ROOT / "src" / "genesys_pulse" / "core").glob("_*.py")
+        if p.stem != "__init__"
+    }
+    assert set(face["forbidden_modules"]) == private

@@ -37,7 +37,7 @@ from typing import Any
 import h11
 import trio
 
-from genesys_pulse.core._health import HealthSnapshot, liveness, readiness
+from genesys_pulse.core import HealthSnapshot, liveness, readiness
 
 __all__ = [
     "MAX_CONNECTIONS",

@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from genesys_pulse.core._report import (
+from genesys_pulse.core import (
     CATEGORIES,
     EventMark,
     ProbeSummary,

@@ -45,7 +45,7 @@ from typing import Any
 
 import trio
 
-from genesys_pulse.core._redact import RedactingFilter
+from genesys_pulse.core import RedactingFilter
 from genesys_pulse.core.config import (
     CONFIG_ENV,
     ConfigError,

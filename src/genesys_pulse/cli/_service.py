@@ -23,7 +23,7 @@ from typing import Any
 
 import trio
 
-from genesys_pulse.core._health import HealthSnapshot
+from genesys_pulse.core import HealthSnapshot
 from genesys_pulse.core.config import ConfigError, MonitorConfig, parse_listen
 
 from ._sdnotify import Notifier, watchdog_interval

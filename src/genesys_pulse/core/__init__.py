@@ -10,12 +10,15 @@ from there); everything else public is re-exported here.
 """
 
 from ._backoff import Backoff
+from ._health import DEFAULT_LAG_WINDOW, HealthSnapshot, TargetHealth, liveness, readiness
 from ._heartbeat import HeartbeatGap, HeartbeatTracker
 from ._jitter import JitterTracker, ipdv
 from ._looplag import DEFAULT_STALL_THRESHOLD, LoopLagEstimator
 from ._messages import (
     APP_PING,
     DEFAULT_MAX_MESSAGE_SIZE,
+    HEARTBEAT,
+    PONG,
     ChannelFailure,
     Heartbeat,
     Malformed,
@@ -29,9 +32,19 @@ from ._messages import (
     parse_server_message,
     subscribe_message,
 )
-from ._pong import AppPongMatcher, ControlPongMatcher, Resolution, control_payload
+from ._pong import (
+    PREVIOUS_UNANSWERED,
+    AppPongMatcher,
+    ControlPongMatcher,
+    Resolution,
+    control_payload,
+)
+from ._proxy import ProxyRules, ProxyURL
 from ._quantiles import LogHistogram
-from ._schedule import ProbeSchedule, phase_for, shard_of, stable_hash64, stagger
+from ._redact import RedactingFilter
+from ._regions import REGIONS, Region, find_region
+from ._report import CATEGORIES, EventMark, ProbeSummary, ReportData, parse_report_lines, summarise
+from ._schedule import ProbeSchedule, first_window_end, phase_for, shard_of, stable_hash64, stagger
 from ._stats import ProbeStats, StabilityWindow, TimeoutCounter
 from ._thresholds import Direction, ThresholdMachine, Transition, severity
 from ._window import RttWindow, nearest_rank
@@ -39,9 +52,15 @@ from .model import EVENT_NAMES, AttrValue, Event, Level, ProbeKind, Sample
 
 __all__ = [
     "APP_PING",
+    "CATEGORIES",
+    "DEFAULT_LAG_WINDOW",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_STALL_THRESHOLD",
     "EVENT_NAMES",
+    "HEARTBEAT",
+    "PONG",
+    "PREVIOUS_UNANSWERED",
+    "REGIONS",
     "AppPongMatcher",
     "AttrValue",
     "Backoff",
@@ -49,6 +68,8 @@ __all__ = [
     "ControlPongMatcher",
     "Direction",
     "Event",
+    "EventMark",
+    "HealthSnapshot",
     "Heartbeat",
     "HeartbeatGap",
     "HeartbeatTracker",
@@ -62,6 +83,12 @@ __all__ = [
     "ProbeKind",
     "ProbeSchedule",
     "ProbeStats",
+    "ProbeSummary",
+    "ProxyRules",
+    "ProxyURL",
+    "RedactingFilter",
+    "Region",
+    "ReportData",
     "Resolution",
     "RttWindow",
     "Sample",
@@ -69,19 +96,26 @@ __all__ = [
     "SocketClosing",
     "StabilityWindow",
     "SubscribeAck",
+    "TargetHealth",
     "ThresholdMachine",
     "TimeoutCounter",
     "Transition",
     "Unknown",
     "app_ping_message",
     "control_payload",
+    "find_region",
+    "first_window_end",
     "ipdv",
+    "liveness",
     "nearest_rank",
+    "parse_report_lines",
     "parse_server_message",
     "phase_for",
+    "readiness",
     "severity",
     "shard_of",
     "stable_hash64",
     "stagger",
     "subscribe_message",
+    "summarise",
 ]

@@ -10,7 +10,7 @@ client's view of it.
 
 from __future__ import annotations
 
-from genesys_pulse.core._regions import REGIONS, Region, find_region
+from genesys_pulse.core import REGIONS, Region, find_region
 
 __all__ = ["REGIONS", "Region", "find_region", "login_base_from_api_base"]
 

@@ -21,7 +21,7 @@ from typing import Protocol
 
 import trio
 
-from genesys_pulse.core._pong import AppPongMatcher, ControlPongMatcher
+from genesys_pulse.core import AppPongMatcher, ControlPongMatcher
 from genesys_pulse.transport import CloseInfo, WebSocketConnection
 
 __all__ = ["Link", "LinkOwner"]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import trio
 
-from genesys_pulse.core._looplag import DEFAULT_STALL_THRESHOLD, LoopLagEstimator
+from genesys_pulse.core import DEFAULT_STALL_THRESHOLD, LoopLagEstimator
 
 __all__ = ["TICK", "LoopLag"]
 

@@ -22,8 +22,7 @@ import trio
 if TYPE_CHECKING:
     from genesys_pulse.genesys import SecretRegistry
 
-from genesys_pulse.core._health import DEFAULT_LAG_WINDOW, HealthSnapshot, TargetHealth
-from genesys_pulse.core._schedule import shard_of, stagger
+from genesys_pulse.core import DEFAULT_LAG_WINDOW, HealthSnapshot, TargetHealth, shard_of, stagger
 from genesys_pulse.core.config import MonitorConfig, TargetConfig, redacted
 from genesys_pulse.core.model import Event
 from genesys_pulse.transport import Connector, NetConnector

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genesys_pulse.core._jitter import JitterTracker
-from genesys_pulse.core._quantiles import LogHistogram
-from genesys_pulse.core._stats import ProbeStats
-from genesys_pulse.core._window import RttWindow
+from genesys_pulse.core import JitterTracker, LogHistogram, ProbeStats, RttWindow
 from genesys_pulse.core.model import AttrValue
 
 __all__ = ["KindStats"]

@@ -62,8 +62,8 @@ import trio
 if TYPE_CHECKING:
     from genesys_pulse.genesys import SecretRegistry
 
-from genesys_pulse.core import _messages as msgs
-from genesys_pulse.core._backoff import Backoff
+from genesys_pulse import core as msgs  # the message types, through the core's face
+from genesys_pulse.core import Backoff
 from genesys_pulse.core.config import TargetConfig
 from genesys_pulse.core.model import EVENT_NAMES, AttrValue, ProbeKind
 from genesys_pulse.transport import (

@@ -50,9 +50,14 @@ from typing import Any
 
 import trio
 
-from genesys_pulse.core._pong import PREVIOUS_UNANSWERED
-from genesys_pulse.core._schedule import ProbeSchedule, first_window_end
-from genesys_pulse.core._thresholds import Direction, ThresholdMachine, Transition
+from genesys_pulse.core import (
+    PREVIOUS_UNANSWERED,
+    Direction,
+    ProbeSchedule,
+    ThresholdMachine,
+    Transition,
+    first_window_end,
+)
 from genesys_pulse.core.config import TargetConfig
 from genesys_pulse.core.model import AttrValue, Event, ProbeKind, Sample
 from genesys_pulse.transport import ConnectionClosed

@@ -26,7 +26,7 @@ import h11
 import trio
 
 from genesys_pulse._version import __version__
-from genesys_pulse.core._proxy import ProxyRules, ProxyURL
+from genesys_pulse.core import ProxyRules, ProxyURL
 
 from ._errors import ConnectError, ConnectFailure, ProxyError
 from ._timed import timed
