@@ -170,11 +170,39 @@ def test_forked_worker_does_not_double_probe(
     assert instrumentor.running  # the parent keeps probing
 
 
-def test_forked_worker_probes_when_asked(
+def test_forked_worker_takes_over_when_asked(
     instrumentor: GenesysPulseInstrumentor, emu: EmulatorProc
 ) -> None:
+    """With GENESYS_PULSE_IN_FORKED_WORKERS=1 a forked worker stands by while the
+    parent probes (still one monitor) and takes over once the parent's monitor ends."""
     instrumentor.instrument(env=emu.env(**{FORKED_WORKERS_ENV: "1"}))
-    assert _fork_and_report(instrumentor) == 1
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            os.close(r)
+            stood_by = instrumentor.standing_by and not instrumentor.running
+            os.write(w, b"1" if stood_by else b"0")
+            took_over = wait_until(lambda: instrumentor.running, 15)
+            os._exit((2 if stood_by else 0) + (1 if took_over else 0))
+        finally:
+            os._exit(9)
+    os.close(w)
+    assert os.read(r, 1) == b"1"  # the child stands by while the parent probes
+    os.close(r)
+    assert instrumentor.running
+    instrumentor.uninstrument()  # the parent's monitor ends: the lock is free
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 3  # stood by, then took over
+
+
+def test_forked_workers_env_alone_is_not_a_configuration(
+    instrumentor: GenesysPulseInstrumentor, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="genesys_pulse")
+    instrumentor.instrument(env={"PATH": "/usr/bin", FORKED_WORKERS_ENV: "1"})
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not instrumentor.running and not instrumentor.standing_by
 
 
 class ClosingSink:

@@ -93,6 +93,7 @@ EVENT_NAMES = frozenset(
         "http.retry",
         "channel.created",
         "channel.expired",
+        "channel.budget_exhausted",
         "connection.lost",
         "connection.established",
         "connection.restored",

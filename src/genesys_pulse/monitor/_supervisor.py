@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 from genesys_pulse.core import _messages as msgs
 from genesys_pulse.core._backoff import Backoff
-from genesys_pulse.core.config import TargetConfig
+from genesys_pulse.core.config import CHANNEL_CAP, TargetConfig
 from genesys_pulse.core.model import EVENT_NAMES, AttrValue
 from genesys_pulse.transport import (
     CloseInfo,
@@ -91,6 +91,19 @@ many seconds do not rotate again (the service itself is going down)."""
 
 ROTATE_BEFORE_EXPIRY = 300.0
 """Rotate to a new channel this long before the current one expires."""
+
+
+class ChannelBudgetExhausted(Exception):
+    """Creating a channel would leave the OAuth client fewer free slots than the reserve."""
+
+    def __init__(self, count: int, cap: int, reserve: int) -> None:
+        super().__init__(
+            f"the OAuth client has {count} of {cap} notification channels; creating one "
+            f"would leave fewer than the {reserve} kept free (channel_reserve)"
+        )
+        self.count = count
+        self.cap = cap
+        self.reserve = reserve
 
 
 class TargetAuthRefused(Exception):
@@ -498,8 +511,39 @@ class GenesysSupervisor(_Base):
             due = tok.refresh_at if tok.refresh_at < float("inf") else tok.expires_at
             await trio.sleep_until(max(due, now + 1.0))
 
+    async def _check_channel_budget(self) -> None:
+        """Refuse to create a channel that would eat into the OAuth client's reserve.
+
+        Genesys allows :data:`CHANNEL_CAP` channels per user/OAuth client and
+        makes room for one more by removing the least recently used channel,
+        unconnected ones first: possibly a channel of the integration this
+        monitor watches, while it reconnects. So the client's channels are
+        listed first (``includechannels=oauthclient``, every token of the
+        client) and a channel is created only if the count stays within
+        ``CHANNEL_CAP - channel_reserve``. Otherwise the event says so, with
+        the counts, and the caller retries after its back-off.
+
+        Raises:
+          ChannelBudgetExhausted: creating a channel would cross the budget.
+        """
+        channels = await self._api.list_channels("oauthclient")
+        count = len(channels)
+        reserve = self.settings.channel_reserve
+        budget = CHANNEL_CAP - reserve
+        if count + 1 > budget:
+            attrs: dict[str, AttrValue] = {
+                # the telemetry contract's names (telemetry/_names.py)
+                "genesys.channel.count": count,
+                "genesys.channel.limit": CHANNEL_CAP,
+                "genesys.channel.reserve": reserve,
+                "level": "critical",
+            }
+            self.probe.event("channel.budget_exhausted", **attrs)
+            raise ChannelBudgetExhausted(count, CHANNEL_CAP, reserve)
+
     async def _new_channel(self) -> Any:
-        """Create and subscribe a channel; schedule its rotation before expiry."""
+        """Create (within the channel budget) and subscribe a channel."""
+        await self._check_channel_budget()
         channel = await self._api.create_channel()
         self.channels_created += 1
         if self.settings.topics:

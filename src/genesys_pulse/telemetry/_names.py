@@ -69,6 +69,16 @@ A_PING_TYPE: Final = "genesys.ping.type"
 A_REASON: Final = "reason"
 A_METRIC: Final = "metric"
 
+A_MONITOR_INSTANCE: Final = "genesys.monitor.instance"
+"""On every metric point: the process that measured it (``<host>:<pid>``), so a
+backend can tell monitors apart when more than one runs for a configuration."""
+A_CHANNEL_COUNT: Final = "genesys.channel.count"
+A_CHANNEL_LIMIT: Final = "genesys.channel.limit"
+A_CHANNEL_RESERVE: Final = "genesys.channel.reserve"
+
+# Events with a name of their own (not ``genesys_pulse.<monitor event>``)
+E_CHANNEL_BUDGET_EXHAUSTED: Final = "genesys.channel.budget_exhausted"
+
 #: The only keys a ``target_attrs`` mapping may contribute to metric points.
 TARGET_ATTR_KEYS: Final = frozenset({A_ENVIRONMENT, A_SERVER_ADDRESS})
 

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from typing import Any
 
 import trio
 
-__all__ = ["TimedSocketStream", "find_socket", "find_timer", "timed"]
+__all__ = ["TimedSocketStream", "close_inherited_sockets", "find_socket", "find_timer", "timed"]
+
+_OPEN: weakref.WeakSet[TimedSocketStream] = weakref.WeakSet()
+"""Every stream of this process not yet closed (for :func:`close_inherited_sockets`)."""
 
 _DEFAULT_RECEIVE_SIZE = 65536
 
@@ -45,6 +49,7 @@ class TimedSocketStream(trio.abc.HalfCloseableStream):
         self._receiving = False
         self.last_write_at = 0.0
         self.last_read_at = 0.0
+        _OPEN.add(self)
 
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
         """Set a socket option on the underlying socket."""
@@ -136,7 +141,34 @@ class TimedSocketStream(trio.abc.HalfCloseableStream):
     async def aclose(self) -> None:
         """Close the socket; blocked readers and writers get ``ClosedResourceError``."""
         self._closed = True
+        _OPEN.discard(self)
         await self._inner.aclose()
+
+
+def close_inherited_sockets() -> int:
+    """In a forked child: close this process's copies of the monitor's sockets.
+
+    A child forked while the monitor (a thread of the parent) had connections
+    open holds duplicates of their descriptors; the parent's later close then
+    does not end the TCP connection (it lingers in CLOSE-WAIT while any worker
+    lives). Only the child's descriptor is closed: no ``shutdown``, which would
+    end the parent's connection too. Returns how many were closed.
+    """
+    closed = 0
+    for stream in list(_OPEN):
+        stream._closed = True
+        try:
+            fd = stream.socket.detach()  # the socket object forgets the fd: no double close
+        except Exception:
+            fd = -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+                closed += 1
+            except OSError:
+                pass
+    _OPEN.clear()
+    return closed
 
 
 def timed(stream: trio.SocketStream) -> trio.abc.HalfCloseableStream:
@@ -164,3 +196,14 @@ def find_socket(stream: object) -> trio.socket.SocketType | None:
     if isinstance(bottom, TimedSocketStream | trio.SocketStream):
         return bottom.socket
     return None
+
+
+def _after_fork_in_child() -> None:
+    try:
+        close_inherited_sockets()
+    except Exception:  # never break the host's fork
+        pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
