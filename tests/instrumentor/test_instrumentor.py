@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
@@ -247,3 +248,62 @@ def test_monitor_failure_is_logged_not_raised(caplog: pytest.LogCaptureFixture) 
     (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert "every target stopped" in record.getMessage()
     assert sink.closed.is_set()
+
+
+def _peer_ports_of_open_sockets() -> list[int]:
+    """The peer ports of this process's connected TCP sockets."""
+    ports = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            dup = os.dup(int(name))
+        except OSError:
+            continue  # the directory's own descriptor, gone meanwhile
+        try:
+            s = socket.socket(fileno=dup)
+        except OSError:
+            os.close(dup)  # not a socket
+            continue
+        try:
+            ports.append(s.getpeername()[1])
+        except (OSError, IndexError, TypeError):
+            pass
+        finally:
+            s.close()
+    return ports
+
+
+def _in_child(check: Callable[[], int]) -> int:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os._exit(check())
+        finally:
+            os._exit(99)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_forked_child_closes_the_monitors_sockets_and_exports_none_of_its_series(
+    instrumentor: GenesysPulseInstrumentor, emu: EmulatorProc
+) -> None:
+    p = pipeline()
+    instrumentor.instrument(meter_provider=p.meter_provider, env=emu.env())
+    emu_port = int(emu.info["base_url"].rsplit(":", 1)[1].split("/")[0])
+
+    def genesys_metrics() -> list[str]:
+        data = p.metrics.get_metrics_data()
+        return [
+            m.name
+            for rm in (data.resource_metrics if data is not None else ())
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.name.startswith("genesys.")
+        ]
+
+    assert wait_until(lambda: "genesys.websocket.ping.rtt" in genesys_metrics())
+    assert emu_port in _peer_ports_of_open_sockets()  # the parent's monitor is connected
+    # the child: none of the monitor's connections, none of its series
+    assert _in_child(lambda: _peer_ports_of_open_sockets().count(emu_port)) == 0
+    assert _in_child(lambda: len(genesys_metrics())) == 0
+    assert genesys_metrics()  # ... while the parent still has them all
+    assert emu_port in _peer_ports_of_open_sockets()
