@@ -254,3 +254,32 @@ def test_one_monitor_one_series_and_the_outage_in_every_point(name: str, tmp_pat
     assert "genesys-pulse" not in "\n".join(line for line in err.splitlines() if "ERROR" in line), (
         err[-3000:]
     )
+
+
+def test_a_standing_by_process_takes_over_when_the_holder_dies(tmp_path: Path) -> None:
+    """SIGKILL the probing process (no exit hook runs): the kernel releases its lock and
+    one of the standing-by spawned processes takes over -- one new monitor, not several."""
+    case = CASES["multiprocessing-spawn"]
+    with OtlpProtoTestServer() as otlp, emulator_process() as emu:
+        received = Received(otlp)
+        env = {
+            **emu.env(GENESYS_PULSE_LOCK_DIR=str(tmp_path)),
+            **otel_env(f"http://127.0.0.1:{otlp.port}", OTEL_SERVICE_NAME="procmodel-takeover"),
+        }
+        with host(case, env, tmp_path) as (pid, port, stdout, _stderr):
+            wait_ready(case, port, stdout)
+            received.wait_for("genesys.websocket.ping.rtt", timeout=30)
+            assert emu.command("stats", "stats")["channels_created"] == 1
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 20
+            while emu.command("stats", "stats")["channels_created"] < 2:
+                assert time.monotonic() < deadline, "nobody took over"
+                time.sleep(0.3)
+            received.pull(0.6)  # what the dead holder had in flight
+            received.metrics.clear()
+            received.wait_for("genesys.websocket.ping.rtt", timeout=20)
+            received.pull(2.0)
+            after = {i for _, i in received.identities()}
+            assert emu.command("stats", "stats")["channels_created"] == 2  # one successor
+    (successor,) = after  # exactly one monitor exports
+    assert not str(successor).endswith(f":{pid}")  # ... and it reports as itself
