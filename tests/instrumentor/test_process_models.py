@@ -247,6 +247,8 @@ def test_one_monitor_one_series_and_the_outage_in_every_point(name: str, tmp_pat
     assert probing == 1, f"{probing} monitors probed\n{err[-3000:]}"
     identities = received.identities()
     assert len(identities) == 1, identities
+    ((_resource, instance),) = identities
+    assert isinstance(instance, str) and instance.rsplit(":", 1)[1].isdigit(), instance
     states = [_value(p) for m in after if m.metric.name == CONNECTION_STATE for p in _points(m)]
     assert states, "no connection.state exported during the outage"
     assert set(states) == {0}, states

@@ -13,9 +13,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
 import trio
 
-from genesys_pulse.core.config import CHANNEL_CAP
+from genesys_pulse.core.config import (
+    CHANNEL_CAP,
+    DEFAULT_CHANNEL_RESERVE,
+    ConfigError,
+    parse_config,
+)
 from genesys_pulse.emulator import Emulator, EmulatorSettings, open_emulator
 from genesys_pulse.emulator._state import TokenInfo
 from genesys_pulse.monitor import Monitor, run_monitor
@@ -140,3 +146,24 @@ async def test_growing_integration_is_never_evicted_by_the_monitor(
             nursery.cancel_scope.cancel()
     assert collector.named("rotation")  # the monitor did create channels meanwhile
     assert monitor_evictions(emu, integ) == []
+
+
+def test_channel_reserve_is_validated_and_read_from_the_environment() -> None:
+    def reserve(value: object) -> int:
+        target = {"id": "target-00", "kind": "genesys", "environment": "mypurecloud.com"}
+        if value is not None:
+            target["channel_reserve"] = value  # type: ignore[assignment]
+        config = parse_config({"targets": [target]}, {})
+        assert config.targets[0].genesys is not None
+        return config.targets[0].genesys.channel_reserve
+
+    assert reserve(None) == DEFAULT_CHANNEL_RESERVE
+    assert reserve(0) == 0 and reserve(18) == 18
+    for bad in (19, -1, "4", 2.5, True):
+        with pytest.raises(ConfigError) as info:
+            reserve(bad)
+        assert "channel_reserve" in str(info.value)
+    env = {"GENESYS_PULSE_ENVIRONMENT": "mypurecloud.com", "GENESYS_PULSE_CHANNEL_RESERVE": "7"}
+    config = parse_config({}, env)
+    assert config.targets[0].genesys is not None
+    assert config.targets[0].genesys.channel_reserve == 7

@@ -534,3 +534,21 @@ def test_local_stall_samples_do_not_count_as_network_figures() -> None:
     assert pings.value == 3
     (lag,) = points["genesys.monitor.loop.lag"][1]
     assert lag.max == pytest.approx(0.3)  # the stall itself is what loop.lag shows
+
+
+def test_every_metric_point_names_the_monitoring_process_when_given() -> None:
+    """genesys.monitor.instance: what tells two monitors of one configuration apart."""
+    import os
+    import socket
+
+    from genesys_pulse.telemetry import monitor_instance
+
+    assert monitor_instance() == f"{socket.gethostname()}:{os.getpid()}"
+    p, sink = run_script(instance="host-a:1234")
+    assert sink.errors == 0
+    for name, (_metric, dps) in p.metric_points().items():
+        for dp in dps:
+            assert dp.attributes.get("genesys.monitor.instance") == "host-a:1234", name
+    p, _ = run_script()  # a sink built without it: the attribute sets stay as they were
+    for _metric, dps in p.metric_points().values():
+        assert all("genesys.monitor.instance" not in dp.attributes for dp in dps)
