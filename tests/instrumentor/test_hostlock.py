@@ -42,17 +42,22 @@ def test_one_holder_per_key_and_the_kernel_releases_it_on_death(tmp_path: Path) 
 def test_a_forked_child_neither_holds_nor_releases_the_parents_lock(tmp_path: Path) -> None:
     lock = HostLock("k3", str(tmp_path))
     assert lock.try_acquire()
-    r, w = os.pipe()
+    r, w = os.pipe()  # parent -> child: "you may go"
+    r2, w2 = os.pipe()  # child -> parent: "forgotten"
     pid = os.fork()
-    if pid == 0:  # child: forget the inherited descriptor, then wait to be told
+    if pid == 0:  # child: forget the inherited descriptor, say so, wait to be told
         try:
             lock.forget()
+            os.write(w2, b"f")
             os.close(w)
             os.read(r, 1)
             os._exit(0)
         finally:
             os._exit(9)
     os.close(r)
+    os.close(w2)
+    assert os.read(r2, 1) == b"f"
+    os.close(r2)
     try:
         other = HostLock("k3", str(tmp_path))
         assert not other.try_acquire()  # the child's forget() did not unlock the parent's
