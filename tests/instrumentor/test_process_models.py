@@ -108,6 +108,8 @@ class Case:
     """Send gunicorn's master SIGTTIN once probing: one more worker, forked from a
     master that has been measuring for a while (what a fork right at start-up,
     before anything was recorded, would not show)."""
+    reload: bool = False
+    """Touch the Django site's module once probing: the autoreloader restarts its server."""
 
 
 CASES: dict[str, Case] = {
@@ -154,6 +156,11 @@ CASES: dict[str, Case] = {
     "autoreloader": Case(
         lambda _: [sys.executable, str(APPS / "reloader.py"), "40"], http=False
     ),
+    "django-runserver": Case(
+        lambda port: [sys.executable, "-m", "django", "runserver", f"127.0.0.1:{port}"],
+        http=True,
+        reload=True,
+    ),
 }  # fmt: skip
 
 
@@ -164,6 +171,8 @@ def host(case: Case, env: dict[str, str], out: Path) -> Iterator[tuple[int, int,
     base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "GENESYS_"))}
     base.update(env)
     base["PYTHONUNBUFFERED"] = "1"
+    base["DJANGO_SETTINGS_MODULE"] = "djsite"
+    base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(APPS), base.get("PYTHONPATH")]))
     stdout, stderr = out / "stdout", out / "stderr"
     with stdout.open("wb") as o, stderr.open("wb") as e:
         proc = subprocess.Popen(
@@ -209,6 +218,14 @@ def wait_ready(case: Case, port: int, stdout: Path, timeout: float = 30) -> None
     raise TimeoutError("the host did not become ready")
 
 
+def requests_or_none(port: int) -> set[str] | None:
+    """The pid that answers one request, or ``None`` while the server restarts."""
+    try:
+        return requests(port, 1)
+    except OSError:
+        return None
+
+
 def requests(port: int, n: int) -> set[str]:
     """n requests; the pids of the workers that answered."""
     pids = set()
@@ -233,6 +250,13 @@ def test_one_monitor_one_series_and_the_outage_in_every_point(name: str, tmp_pat
             if case.more_workers:
                 os.kill(pid, signal.SIGTTIN)
                 received.pull(1.5)
+            if case.reload:
+                served_by = requests(port, 1)
+                os.utime(APPS / "djsite.py")
+                deadline = time.monotonic() + 20
+                while (now := requests_or_none(port)) is None or now == served_by:
+                    assert time.monotonic() < deadline, "the server was not reloaded"
+                    received.pull(0.5)
             if case.http:
                 workers = requests(port, 20)
                 if case.recycle:
