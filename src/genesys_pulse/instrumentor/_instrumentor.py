@@ -64,6 +64,12 @@ class GenesysPulseInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     It never raises into the host: a missing or invalid configuration is
     logged once (at ERROR; at DEBUG when nothing at all is configured) and the
     plugin stays inert.
+
+    One monitor per host and configuration: the process that takes the
+    :class:`~genesys_pulse.instrumentor._hostlock.HostLock` probes; any other
+    stands by (a thread trying the lock every :data:`STANDBY_POLL` seconds)
+    and takes over when the holder ends. Helper interpreters
+    (multiprocessing's resource tracker, fork server) do nothing at all.
     """
 
     _monitor: MonitorThread | None = None
