@@ -218,6 +218,27 @@ def wait_ready(case: Case, port: int, stdout: Path, timeout: float = 30) -> None
     raise TimeoutError("the host did not become ready")
 
 
+def peer_ports(pid: int) -> list[int]:
+    """The remote ports of process *pid*'s TCP connections (from /proc)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = []
+    for table in ("tcp", "tcp6"):
+        with open(f"/proc/{pid}/net/{table}") as f:
+            next(f)
+            for line in f:
+                cols = line.split()
+                if cols[9] in inodes:
+                    ports.append(int(cols[2].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def requests_or_none(port: int) -> set[str] | None:
     """The pid that answers one request, or ``None`` while the server restarts."""
     try:
@@ -261,6 +282,14 @@ def test_one_monitor_one_series_and_the_outage_in_every_point(name: str, tmp_pat
                 workers = requests(port, 20)
                 if case.recycle:
                     assert len(workers) > 2, workers  # workers were re-forked meanwhile
+                # no worker keeps a copy of the monitor's connections (CLOSE-WAIT later)
+                emu_port = int(emu.info["base_url"].rsplit(":", 1)[1].strip("/"))
+                assert emu_port in peer_ports(pid)  # the probing process is connected
+                for worker in workers - {str(pid)}:
+                    try:
+                        assert emu_port not in peer_ports(int(worker)), worker
+                    except FileNotFoundError:
+                        pass  # recycled meanwhile (--max-requests)
             received.pull(2.0)  # several exports of every process
             stats = emu.command("stats", "stats")
             probing = stats["channels_created"]
