@@ -294,7 +294,7 @@ def test_one_monitor_one_series_and_the_outage_in_every_point(name: str, tmp_pat
             stats = emu.command("stats", "stats")
             probing = stats["channels_created"]
             emu.command("outage", "outage")
-            received.pull(2.0)  # the monitor sees the close; state 0 from now on
+            received.pull(3.0)  # the monitor sees the close; state 0 from now on
             after = received.pull(2.5)
         err = stderr.read_text(errors="replace")
     assert probing == 1, f"{probing} monitors probed\n{err[-3000:]}"
