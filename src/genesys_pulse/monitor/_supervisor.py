@@ -371,6 +371,11 @@ class GenesysSupervisor(_Base):
         self.rotations = 0
         self.rotate_at = float("inf")
         self.http_retries = 0
+        self.channels_reused = 0
+        self._token_of: dict[str, object] = {}
+        """Channel id -> the token it was created under (our own channels)."""
+        self._spares: list[tuple[Any, object]] = []
+        """Our own idle channels (left by a rotation) and their tokens: reused first."""
 
     def _classify(self, data: str | bytes) -> tuple[str, str] | None:
         return _classify_genesys(data)
@@ -511,7 +516,35 @@ class GenesysSupervisor(_Base):
             due = tok.refresh_at if tok.refresh_at < float("inf") else tok.expires_at
             await trio.sleep_until(max(due, now + 1.0))
 
-    async def _check_channel_budget(self) -> None:
+    def _take_spare(self, listed: dict[str, Any], token: object) -> Any:
+        """One of this target's own idle channels to reuse, or ``None``.
+
+        A rotation leaves the old channel behind (Genesys has no call to delete
+        one; it lingers until it expires), and those count against the client's
+        cap like any other. Reusing them instead of creating more keeps the
+        monitor from filling its own budget. Only a channel the client still
+        lists, created under the current token (a channel may end with its
+        token), and with more than two rotation leads of life left.
+        """
+        now = self._wall_now()
+        best = None
+        for entry in list(self._spares):
+            channel, owner = entry
+            fresh = listed.get(channel.id)
+            if fresh is None or owner is not token:
+                self._spares.remove(entry)
+                continue
+            left = fresh.expires.timestamp() - now if isinstance(fresh.expires, datetime) else 0.0
+            if left > 2 * ROTATE_BEFORE_EXPIRY and (
+                best is None or fresh.expires > best[1].expires
+            ):
+                best = (entry, fresh)
+        if best is None:
+            return None
+        self._spares.remove(best[0])
+        return best[1]
+
+    def _check_channel_budget(self, count: int) -> None:
         """Refuse to create a channel that would eat into the OAuth client's reserve.
 
         Genesys allows :data:`CHANNEL_CAP` channels per user/OAuth client and
@@ -526,8 +559,6 @@ class GenesysSupervisor(_Base):
         Raises:
           ChannelBudgetExhausted: creating a channel would cross the budget.
         """
-        channels = await self._api.list_channels("oauthclient")
-        count = len(channels)
         reserve = self.settings.channel_reserve
         budget = CHANNEL_CAP - reserve
         if count + 1 > budget:
@@ -542,10 +573,18 @@ class GenesysSupervisor(_Base):
             raise ChannelBudgetExhausted(count, CHANNEL_CAP, reserve)
 
     async def _new_channel(self) -> Any:
-        """Create (within the channel budget) and subscribe a channel."""
-        await self._check_channel_budget()
-        channel = await self._api.create_channel()
-        self.channels_created += 1
+        """A channel for a new link: an idle one of our own, else a new one within the
+        budget (the client's channels are listed first); subscribed if topics are set."""
+        listed = {c.id: c for c in await self._api.list_channels("oauthclient")}
+        token = await self._oauth.token()
+        channel = self._take_spare(listed, token)
+        if channel is None:
+            self._check_channel_budget(len(listed))
+            channel = await self._api.create_channel()
+            self.channels_created += 1
+        else:
+            self.channels_reused += 1
+        self._token_of[channel.id] = token
         if self.settings.topics:
             started = trio.current_time()
             await self._api.put_subscriptions(channel.id, list(self.settings.topics))
@@ -611,6 +650,8 @@ class GenesysSupervisor(_Base):
             # the link died
             self._lost(link)
             if link.channel_gone:
+                if channel is not None:
+                    self._token_of.pop(channel.id, None)
                 channel = None
             # close in the background: a stalled peer must not delay the reconnect
             assert self._nursery is not None
@@ -653,6 +694,9 @@ class GenesysSupervisor(_Base):
                 if old.dead.is_set():
                     return old, channel
         self.rotations += 1
+        owner = self._token_of.pop(channel.id, None)
+        if channel is not None and owner is not None:
+            self._spares.append((channel, owner))  # idle now: reusable by a later link
         self._install(new, restored=False)
         self.probe.event("rotation", reason=reason)
         assert self._nursery is not None
