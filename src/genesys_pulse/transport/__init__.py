@@ -11,7 +11,7 @@
 from ._connector import Connector, NetConnector, is_loopback_host
 from ._errors import ConnectError, ConnectionClosed, HandshakeError, TransportError
 from ._httpx import ConnectorTransport, httpx_transport
-from ._timed import TimedSocketStream, close_inherited_sockets
+from ._timed import TimedSocketStream, close_inherited_sockets, track_sockets
 from ._websocket import (
     DEFAULT_MAX_MESSAGE_SIZE,
     CloseInfo,
@@ -35,4 +35,5 @@ __all__ = [
     "httpx_transport",
     "is_loopback_host",
     "open_websocket",
+    "track_sockets",
 ]

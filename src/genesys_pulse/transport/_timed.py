@@ -15,16 +15,47 @@ of the encrypted bytes on the wire.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import weakref
 from typing import Any
 
 import trio
 
-__all__ = ["TimedSocketStream", "close_inherited_sockets", "find_socket", "find_timer", "timed"]
+__all__ = [
+    "TimedSocketStream",
+    "close_inherited_sockets",
+    "find_socket",
+    "find_timer",
+    "timed",
+    "track_sockets",
+]
 
 _OPEN: weakref.WeakSet[TimedSocketStream] = weakref.WeakSet()
 """Every stream of this process not yet closed (for :func:`close_inherited_sockets`)."""
+_CREATED: weakref.WeakSet[trio.socket.SocketType] = weakref.WeakSet()
+"""Every socket a tracked trio run created (see :func:`track_sockets`)."""
+
+
+class _TrackingSocketFactory(trio.abc.SocketFactory):
+    """Trio's own socket creation, remembering each socket from its creation on (a
+    connection still being opened when the process forks is one of them too)."""
+
+    def socket(
+        self,
+        family: socket.AddressFamily | int = socket.AF_INET,
+        type: socket.SocketKind | int = socket.SOCK_STREAM,
+        proto: int = 0,
+    ) -> trio.socket.SocketType:
+        sock = trio.socket.from_stdlib_socket(socket.socket(family, type, proto))
+        _CREATED.add(sock)
+        return sock
+
+
+def track_sockets() -> None:
+    """In the current trio run, remember every socket created (for forked children)."""
+    trio.socket.set_custom_socket_factory(_TrackingSocketFactory())
+
 
 _DEFAULT_RECEIVE_SIZE = 65536
 
@@ -155,10 +186,14 @@ def close_inherited_sockets() -> int:
     end the parent's connection too. Returns how many were closed.
     """
     closed = 0
+    socks = []
     for stream in list(_OPEN):
         stream._closed = True
+        socks.append(stream.socket)
+    socks += list(_CREATED)
+    for sock in socks:
         try:
-            fd = stream.socket.detach()  # the socket object forgets the fd: no double close
+            fd = sock.detach()  # the socket object forgets the fd: no double close
         except Exception:
             fd = -1
         if fd >= 0:
@@ -168,6 +203,7 @@ def close_inherited_sockets() -> int:
             except OSError:
                 pass
     _OPEN.clear()
+    _CREATED.clear()
     return closed
 
 
