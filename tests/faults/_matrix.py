@@ -580,9 +580,10 @@ def _count_logins(emu: Emulator, extra: dict[str, Any]) -> None:
             attempts.append((trio.current_time(), f"fault:{fault.status}"))
         return fault
 
-    def take_api_fault(path: str) -> Any:
-        fault = take_api(path)
-        api.append((trio.current_time(), path, None if fault is None else fault.status))
+    def take_api_fault(path: str, method: str = "") -> Any:
+        fault = take_api(path, method)
+        if method != "GET":  # the channel budget's listings are not what is counted here
+            api.append((trio.current_time(), path, None if fault is None else fault.status))
         return fault
 
     emu.state.authenticate = authenticate  # type: ignore[method-assign]
@@ -654,7 +655,7 @@ CHANNELS = "/api/v2/notifications/channels"
 
 
 async def _channel_429(ctx: Ctx) -> None:
-    ctx.emu.faults.fail_api(429, count=2, retry_after=RA, path_prefix=CHANNELS)
+    ctx.emu.faults.fail_api(429, count=2, retry_after=RA, path_prefix=CHANNELS, method="POST")
     await _expire_channel(ctx)
 
 
@@ -674,7 +675,7 @@ def _channel_429_check(ctx: Ctx) -> str:
 
 
 async def _burst_5xx(ctx: Ctx) -> None:
-    ctx.emu.faults.fail_api(503, count=4, path_prefix=CHANNELS)
+    ctx.emu.faults.fail_api(503, count=4, path_prefix=CHANNELS, method="POST")
     await _expire_channel(ctx)
 
 

@@ -13,10 +13,11 @@ import argparse
 import json
 import os
 import sys
+from typing import Any
 
 import trio
 
-from genesys_pulse.emulator import open_emulator
+from genesys_pulse.emulator import Emulator, open_emulator
 from genesys_pulse.emulator._settings import EmulatorSettings
 
 
@@ -45,10 +46,34 @@ async def main(args: argparse.Namespace) -> None:
 
                 nursery.start_soon(closer)
             stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
-            while await stdin.receive_some(1024):
-                pass
+            buf = b""
+            while chunk := await stdin.receive_some(1024):
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    command(emu, line.decode().strip())
             nursery.cancel_scope.cancel()
-        print(json.dumps({"tokens": list(emu.state.tokens)}), flush=True)
+        print(
+            json.dumps({"tokens": list(emu.state.tokens), **stats(emu)}),
+            flush=True,
+        )
+
+
+def stats(emu: Emulator) -> dict[str, Any]:
+    return {"channels_created": emu.state.channels_created, "evicted": list(emu.state.evicted)}
+
+
+def command(emu: Emulator, line: str) -> None:
+    """``stats``: print ``{"stats": {...}}``; ``outage``: Genesys goes down and stays down
+    (live sockets closed with 1011, every REST call 503, every WebSocket upgrade hangs)."""
+    if line == "stats":
+        print(json.dumps({"stats": stats(emu)}), flush=True)
+    elif line == "outage":
+        emu.faults.fail_api(503, count=1_000_000)
+        emu.faults.fail_login(503, count=1_000_000)
+        emu.faults.hang_upgrades(count=1_000_000)
+        emu.faults.close(1011, "outage")
+        print(json.dumps({"outage": True}), flush=True)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,15 @@ class EmulatorProc:
     proc: subprocess.Popen[bytes]
     tokens: list[str] = field(default_factory=list)
 
+    def command(self, line: str, key: str, timeout: float = 10) -> dict[str, Any]:
+        """Send one command line (``stats``, ``outage``) and return its JSON answer's *key*."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+        answer, _ = read_json_line(self.proc.stdout, timeout, key)
+        value: dict[str, Any] = answer[key] if isinstance(answer[key], dict) else answer
+        return value
+
     def env(self, **extra: str) -> dict[str, str]:
         """``GENESYS_PULSE_*`` variables for one fast-probing target on this emulator."""
         env = {

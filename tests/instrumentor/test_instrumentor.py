@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
@@ -177,11 +178,39 @@ def test_forked_worker_does_not_double_probe(
     assert instrumentor.running  # the parent keeps probing
 
 
-def test_forked_worker_probes_when_asked(
+def test_forked_worker_takes_over_when_asked(
     instrumentor: GenesysPulseInstrumentor, emu: EmulatorProc
 ) -> None:
+    """With GENESYS_PULSE_IN_FORKED_WORKERS=1 a forked worker stands by while the
+    parent probes (still one monitor) and takes over once the parent's monitor ends."""
     instrumentor.instrument(env=emu.env(**{FORKED_WORKERS_ENV: "1"}))
-    assert _fork_and_report(instrumentor) == 1
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            os.close(r)
+            stood_by = instrumentor.standing_by and not instrumentor.running
+            os.write(w, b"1" if stood_by else b"0")
+            took_over = wait_until(lambda: instrumentor.running, 15)
+            os._exit((2 if stood_by else 0) + (1 if took_over else 0))
+        finally:
+            os._exit(9)
+    os.close(w)
+    assert os.read(r, 1) == b"1"  # the child stands by while the parent probes
+    os.close(r)
+    assert instrumentor.running
+    instrumentor.uninstrument()  # the parent's monitor ends: the lock is free
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 3  # stood by, then took over
+
+
+def test_forked_workers_env_alone_is_not_a_configuration(
+    instrumentor: GenesysPulseInstrumentor, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="genesys_pulse")
+    instrumentor.instrument(env={"PATH": "/usr/bin", FORKED_WORKERS_ENV: "1"})
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not instrumentor.running and not instrumentor.standing_by
 
 
 class ClosingSink:
@@ -226,3 +255,62 @@ def test_monitor_failure_is_logged_not_raised(caplog: pytest.LogCaptureFixture) 
     (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert "every target stopped" in record.getMessage()
     assert sink.closed.is_set()
+
+
+def _peer_ports_of_open_sockets() -> list[int]:
+    """The peer ports of this process's connected TCP sockets."""
+    ports = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            dup = os.dup(int(name))
+        except OSError:
+            continue  # the directory's own descriptor, gone meanwhile
+        try:
+            s = socket.socket(fileno=dup)
+        except OSError:
+            os.close(dup)  # not a socket
+            continue
+        try:
+            ports.append(s.getpeername()[1])
+        except (OSError, IndexError, TypeError):
+            pass
+        finally:
+            s.close()
+    return ports
+
+
+def _in_child(check: Callable[[], int]) -> int:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os._exit(check())
+        finally:
+            os._exit(99)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_forked_child_closes_the_monitors_sockets_and_exports_none_of_its_series(
+    instrumentor: GenesysPulseInstrumentor, emu: EmulatorProc
+) -> None:
+    p = pipeline()
+    instrumentor.instrument(meter_provider=p.meter_provider, env=emu.env())
+    emu_port = int(emu.info["base_url"].rsplit(":", 1)[1].split("/")[0])
+
+    def genesys_metrics() -> list[str]:
+        data = p.metrics.get_metrics_data()
+        return [
+            m.name
+            for rm in (data.resource_metrics if data is not None else ())
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.name.startswith("genesys.")
+        ]
+
+    assert wait_until(lambda: "genesys.websocket.ping.rtt" in genesys_metrics())
+    assert emu_port in _peer_ports_of_open_sockets()  # the parent's monitor is connected
+    # the child: none of the monitor's connections, none of its series
+    assert _in_child(lambda: _peer_ports_of_open_sockets().count(emu_port)) == 0
+    assert _in_child(lambda: len(genesys_metrics())) == 0
+    assert genesys_metrics()  # ... while the parent still has them all
+    assert emu_port in _peer_ports_of_open_sockets()

@@ -114,6 +114,7 @@ async def test_maintenance_scenario_announces_every_socket_without_churn(
     assert [e.attributes["reason"] for e in col.named("rotation")] == ["socket_closing"] * 2
     lost = col.named("connection.lost")
     assert len(lost) == 2 and all(e.attributes["planned"] for e in lost)
-    assert len(col.named("channel.created")) == 3
+    # the first rotation creates a channel; the second reuses the one the first left idle
+    assert len(col.named("channel.created")) == 2
     assert not [s for s in col.samples if s.timed_out]
     assert not col.named("threshold.breach")

@@ -27,6 +27,7 @@ the emulated duration and the number of targets (defaults 48 and 3).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import sys
@@ -377,6 +378,19 @@ async def test_48_hours_of_random_faults(
         config = with_credentials(
             base, emu.client_id, emu.client_secret, emu.login_url, emu.api_url
         )
+        # One OAuth client per target (three organisations, as in production): each
+        # token refresh rotates to a new channel and the old one lingers until it
+        # expires, so three targets sharing one client with 6 h tokens would fill
+        # the client's channel budget within the day -- and rightly stop creating.
+        targets = []
+        for i, t in enumerate(config.targets):
+            assert t.genesys is not None
+            client_id = f"{emu.client_id}-{i}"
+            emu.state.add_client(client_id, emu.client_secret)
+            targets.append(
+                dataclasses.replace(t, genesys=dataclasses.replace(t.genesys, client_id=client_id))
+            )
+        config = dataclasses.replace(config, targets=tuple(targets))
         async with trio.open_nursery() as nursery:
             mon: Monitor = await nursery.start(
                 lambda task_status: run_monitor(

@@ -630,3 +630,52 @@ def test_span_events_and_logs_use_the_metric_attribute_keys() -> None:
     assert log.attributes is not None
     assert log.attributes["genesys.threshold.metric"] == "rtt"
     assert log.attributes["genesys.monitor.target"] == TARGET
+
+
+def test_every_metric_point_names_the_monitoring_process_when_given() -> None:
+    """genesys.monitor.instance: what tells two monitors of one configuration apart."""
+    import os
+    import socket
+
+    from genesys_pulse.telemetry import monitor_instance
+
+    assert monitor_instance() == f"{socket.gethostname()}:{os.getpid()}"
+    p, sink = run_script(instance="host-a:1234")
+    assert sink.errors == 0
+    for name, (_metric, dps) in p.metric_points().items():
+        for dp in dps:
+            assert dp.attributes.get("genesys.monitor.instance") == "host-a:1234", name
+    p, _ = run_script()  # a sink built without it: the attribute sets stay as they were
+    for _metric, dps in p.metric_points().values():
+        assert all("genesys.monitor.instance" not in dp.attributes for dp in dps)
+
+
+def test_the_after_fork_purge_finds_the_sdk_storage_or_says_it_cannot() -> None:
+    from genesys_pulse.telemetry._otel_sink import _drop_from_sdk
+
+    def genesys_names() -> list[str]:
+        data = p.metrics.get_metrics_data()  # None: nothing at all to export
+        return [
+            m.name
+            for rm in (data.resource_metrics if data is not None else ())
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.name.startswith("genesys.")
+        ]
+
+    p, sink = run_script()
+    assert genesys_names()
+    # what the fork handler does in a child (here without forking)
+    sink._retire_after_fork()
+    sink._observed.forget_after_fork()
+    assert _drop_from_sdk(p.meter_provider, sink._instruments)
+    assert _drop_from_sdk(p.meter_provider, sink._observed.instruments)
+    assert genesys_names() == []  # nothing to re-export
+    sink.on_sample(sample(0, ProbeKind.CONTROL, 0.05))  # a retired sink records nothing
+    assert genesys_names() == []
+    assert _drop_from_sdk(NoOpMeterProvider(), ())  # no storage: nothing to re-export
+
+    class Unknown:
+        _measurement_consumer = object()  # storage of a shape the purge does not know
+
+    assert not _drop_from_sdk(Unknown(), ())  # -> one WARNING in the forked child

@@ -47,7 +47,9 @@ if TYPE_CHECKING:
     from genesys_pulse.core._proxy import ProxyRules
 
 __all__ = [
+    "CHANNEL_CAP",
     "CONFIG_ENV",
+    "DEFAULT_CHANNEL_RESERVE",
     "DEFAULT_CLIENT_ID_ENV",
     "DEFAULT_CLIENT_SECRET_ENV",
     "ENV_GLOBAL_VARIABLES",
@@ -110,6 +112,11 @@ MAX_CONFIG_BYTES: Final = 1024 * 1024
 
 ENV_PREFIX: Final = "GENESYS_PULSE_"
 CONFIG_ENV: Final = "GENESYS_PULSE_CONFIG"
+CHANNEL_CAP: Final = 20
+"""Notification channels per user/OAuth client; creating one more evicts the least
+recently used (unconnected first). Genesys Cloud's documented limit."""
+DEFAULT_CHANNEL_RESERVE: Final = 4
+"""Channel slots of the OAuth client the monitor leaves free for the integration."""
 DEFAULT_CLIENT_ID_ENV: Final = "GENESYS_CLOUD_CLIENT_ID"
 DEFAULT_CLIENT_SECRET_ENV: Final = "GENESYS_CLOUD_CLIENT_SECRET"
 
@@ -338,6 +345,9 @@ class GenesysSettings:
     """The variable the client secret is read from."""
     region: str | None = None
     """The AWS region name (``us-east-1``) when the environment is a known region."""
+    channel_reserve: int = DEFAULT_CHANNEL_RESERVE
+    """Channel slots the monitor leaves free: it never creates a channel that would
+    bring the OAuth client's channel count above ``CHANNEL_CAP - channel_reserve``."""
 
     def credentials(self) -> tuple[str, Secret]:
         """Return ``(client_id, client_secret)``; raise :class:`ConfigError` if either is unset."""
@@ -756,6 +766,7 @@ _GENESYS_KEYS: Final = (
     "client_id_env",
     "client_secret_env",
     "topics",
+    "channel_reserve",
 )
 _WEBSOCKET_KEYS: Final = ("url", "echo_message", "expected_reply")
 _TARGET_KEYS: Final = ("id", "kind", *_TUNABLE_KEYS, *_GENESYS_KEYS, *_WEBSOCKET_KEYS)
@@ -788,6 +799,7 @@ _ENV_TARGET: Final[dict[str, str]] = {
     "LOGIN_URL": "login_url",
     "API_URL": "api_url",
     "TOPICS": "topics",
+    "CHANNEL_RESERVE": "channel_reserve",
     "URL": "url",
     "ECHO_MESSAGE": "echo_message",
     "EXPECTED_REPLY": "expected_reply",
@@ -824,7 +836,7 @@ def _env_value(key: str, text: str) -> object:
         if low in ("0", "false", "no", "off"):
             return False
         return text
-    if key == "stability_window":
+    if key in ("stability_window", "channel_reserve"):
         return int(text) if re.fullmatch(r"\s*[0-9]{1,12}\s*", text) else text
     if key == "shard":
         m = re.fullmatch(r"\s*([0-9]{1,6})\s*/\s*([0-9]{1,6})\s*", text)
@@ -1254,6 +1266,21 @@ def _parse_genesys(
             ok = False
         else:
             topics = t
+    reserve = DEFAULT_CHANNEL_RESERVE
+    if "channel_reserve" in table:
+        cr = _p_int(
+            ctx,
+            _join(tpath, "channel_reserve"),
+            table["channel_reserve"],
+            lo=0,
+            hi=CHANNEL_CAP - 2,
+            why=f" (channel slots of the OAuth client left free, of {CHANNEL_CAP}; the "
+            "monitor needs 2 for a rotation)",
+        )
+        if isinstance(cr, _Bad):
+            ok = False
+        else:
+            reserve = cr
     if not ok or login_url is None or api_url is None:
         return None
     return GenesysSettings(
@@ -1266,6 +1293,7 @@ def _parse_genesys(
         client_id_env=id_env,
         client_secret_env=secret_env,
         region=region.aws_region if region else None,
+        channel_reserve=reserve,
     )
 
 

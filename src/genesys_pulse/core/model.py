@@ -110,6 +110,7 @@ EVENT_NAMES = frozenset(
         "http.retry",
         "channel.created",
         "channel.expired",
+        "channel.budget_exhausted",
         "connection.lost",
         "connection.established",
         "connection.restored",

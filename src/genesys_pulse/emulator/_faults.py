@@ -367,6 +367,7 @@ class _ArmedHttp:
     count: int
     retry_after: float | None
     path_prefix: str | None = None
+    method: str | None = None
 
 
 class FaultTarget(Protocol):
@@ -595,10 +596,18 @@ class FaultController:
         count: int = 1,
         retry_after: float | None = None,
         path_prefix: str | None = None,
+        method: str | None = None,
     ) -> None:
-        """Make the next ``count`` REST requests (under ``path_prefix``) fail with ``status``."""
+        """Make the next ``count`` REST requests (under ``path_prefix``; of ``method``,
+        e.g. ``"POST"`` for channel creation only) fail with ``status``."""
         self._api.append(
-            _ArmedHttp(_check_status(status), _check_count(count), retry_after, path_prefix)
+            _ArmedHttp(
+                _check_status(status),
+                _check_count(count),
+                retry_after,
+                path_prefix,
+                method.upper() if method else None,
+            )
         )
 
     def hang_upgrades(self, count: int = 1, channel: str | None = None) -> None:
@@ -609,9 +618,15 @@ class FaultController:
         """Consume one armed login fault, if any."""
         return _take(self._login, lambda _a: True)
 
-    def take_api_fault(self, path: str) -> HttpFault | None:
-        """Consume one armed REST fault matching ``path``, if any."""
-        return _take(self._api, lambda a: a.path_prefix is None or path.startswith(a.path_prefix))
+    def take_api_fault(self, path: str, method: str = "") -> HttpFault | None:
+        """Consume one armed REST fault matching ``path`` (and ``method``), if any."""
+        return _take(
+            self._api,
+            lambda a: (
+                (a.path_prefix is None or path.startswith(a.path_prefix))
+                and (a.method is None or a.method == method.upper())
+            ),
+        )
 
     def take_upgrade_hang(self, channel_id: str) -> bool:
         """Consume one armed hung upgrade matching ``channel_id``; true if the

@@ -155,7 +155,7 @@ class FaultSource(Protocol):
 
     def take_login_fault(self) -> HttpFaultLike | None: ...
 
-    def take_api_fault(self, path: str) -> HttpFaultLike | None: ...
+    def take_api_fault(self, path: str, method: str = "") -> HttpFaultLike | None: ...
 
 
 @dataclass
@@ -485,7 +485,7 @@ def handle_request(req: Request, ctx: Context) -> Response:
         return _method_not_allowed(ctx, *methods)
 
     if ctx.faults is not None:
-        fault = ctx.faults.take_api_fault(path)
+        fault = ctx.faults.take_api_fault(path, req.method)
         if fault is not None:
             return fault_response(fault, ctx.correlation_id, login=False)
 

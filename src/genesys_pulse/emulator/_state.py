@@ -194,6 +194,10 @@ class EmulatorState:
         self.channels: dict[str, ChannelState] = {}
         self.rate_windows: dict[str, RateWindow] = {}
         self.evicted: list[str] = []
+        self.evictions: list[tuple[str, str]] = []
+        """``(evicted channel id, token whose channel creation evicted it)``, in order."""
+        self.channels_created = 0
+        """Channels created since start (``POST /api/v2/notifications/channels``)."""
         self._channel_counter = rng.randrange(0, 10)
 
     # -- clients and tokens -------------------------------------------------
@@ -290,6 +294,7 @@ class EmulatorState:
         while len(own) >= self.settings.max_channels:
             idle = [c for c in own if c.session is None]
             victim = min(idle or own, key=lambda c: (c.last_used, c.created_at))
+            self.evictions.append((victim.id, token.value))
             self.remove_channel(victim, "evicted")
             own.remove(victim)
         channel_id = self._new_channel_id()
@@ -305,6 +310,7 @@ class EmulatorState:
             last_used=now,
         )
         self.channels[channel_id] = channel
+        self.channels_created += 1
         return channel
 
     def remove_channel(self, channel: ChannelState, reason: str) -> None:

@@ -216,9 +216,18 @@ class NotificationsClient:
         )
         return channel
 
-    async def list_channels(self) -> list[Channel]:
-        """``GET /api/v2/notifications/channels``: the channels of this client's token."""
-        resp = await self._call("GET", "/api/v2/notifications/channels", endpoint="channels.list")
+    async def list_channels(self, include: str = "token") -> list[Channel]:
+        """``GET /api/v2/notifications/channels``: the channels of this token, or with
+        ``include="oauthclient"`` of every token of this OAuth client (what the
+        20-channel cap counts)."""
+        if include not in ("token", "oauthclient"):
+            raise ValueError("include must be 'token' or 'oauthclient'")
+        resp = await self._call(
+            "GET",
+            "/api/v2/notifications/channels",
+            endpoint="channels.list",
+            params={"includechannels": include},
+        )
         if resp.status_code != 200:
             raise self._fail(resp)
         body = self._json(resp)

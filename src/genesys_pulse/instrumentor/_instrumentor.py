@@ -20,15 +20,27 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
     BaseInstrumentor,
 )
 
+from genesys_pulse.instrumentor._hostlock import HostLock, helper_interpreter, lock_key
 from genesys_pulse.instrumentor._thread import MonitorThread
 from genesys_pulse.instrumentor.package import _instruments
 
-__all__ = ["FORKED_WORKERS_ENV", "GenesysPulseInstrumentor"]
+__all__ = ["FORKED_WORKERS_ENV", "LOCK_DIR_ENV", "GenesysPulseInstrumentor"]
 
 _log = logging.getLogger("genesys_pulse.instrumentor")
 
 FORKED_WORKERS_ENV = "GENESYS_PULSE_IN_FORKED_WORKERS"
-"""Set to ``1`` to run a monitor in forked worker processes too (default: only the parent)."""
+"""Set to ``1`` to let forked workers stand by to take over the host's monitor when its
+process ends (default: a forked child never monitors). Either way at most one process
+per host and configuration probes (see :mod:`._hostlock`). Not a configuration by
+itself: set alone, the plugin stays inert and silent."""
+
+LOCK_DIR_ENV = "GENESYS_PULSE_LOCK_DIR"
+"""Where the one-monitor-per-host lock file lives (default: the temporary directory)."""
+
+_NOT_CONFIG = frozenset({FORKED_WORKERS_ENV, LOCK_DIR_ENV})
+
+STANDBY_POLL = 1.0
+"""Seconds between two attempts of a standing-by process to take the host lock."""
 
 STOP_TIMEOUT = 5.0
 """Seconds ``uninstrument()`` and the exit hook wait for the monitor thread."""
@@ -52,10 +64,20 @@ class GenesysPulseInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     It never raises into the host: a missing or invalid configuration is
     logged once (at ERROR; at DEBUG when nothing at all is configured) and the
     plugin stays inert.
+
+    One monitor per host and configuration: the process that takes the
+    :class:`~genesys_pulse.instrumentor._hostlock.HostLock` probes; any other
+    stands by (a thread trying the lock every :data:`STANDBY_POLL` seconds)
+    and takes over when the holder ends. Helper interpreters
+    (multiprocessing's resource tracker, fork server) do nothing at all.
     """
 
     _monitor: MonitorThread | None = None
     _kwargs: dict[str, Any] | None = None
+    _lock: HostLock | None = None
+    _standby: threading.Thread | None = None
+    _standby_stop: threading.Event | None = None
+    _config: Any = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         """None: the monitor patches no library."""
@@ -66,6 +88,8 @@ class GenesysPulseInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             self._start(kwargs)
         except Exception as exc:  # the host must start whatever happens
             self._monitor = None
+            if self._lock is not None:
+                self._lock.release()
             _log.error("genesys-pulse: monitor not started: %s", _safe(exc))
 
     def _uninstrument(self, **kwargs: Any) -> None:
@@ -83,17 +107,30 @@ class GenesysPulseInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         """Whether a monitor thread is running in this process."""
         return self._monitor is not None and self._monitor.alive
 
-    def _start(self, kwargs: Mapping[str, Any]) -> None:
-        from genesys_pulse.core.config import MonitorConfig, load_config, missing_credentials
-        from genesys_pulse.telemetry import otel_sinks_for
+    @property
+    def standing_by(self) -> bool:
+        """Whether this process waits to take over the host's monitor from another process."""
+        return self._standby is not None and self._standby.is_alive()
 
+    def _start(self, kwargs: Mapping[str, Any]) -> None:
+        from genesys_pulse.core.config import (
+            MonitorConfig,
+            load_config,
+            missing_credentials,
+            redacted,
+        )
+
+        helper = helper_interpreter()
+        if helper is not None:
+            _log.debug("genesys-pulse: %s is a helper process; plugin inert", helper)
+            return
         env: Mapping[str, str] = kwargs.get("env") or os.environ
         if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
             _log.info("genesys-pulse: OTEL_SDK_DISABLED=true; plugin inert (no probing)")
             return
         config = kwargs.get("config")
         if config is None:
-            if not any(k.startswith("GENESYS_PULSE_") for k in env):
+            if not any(k.startswith("GENESYS_PULSE_") and k not in _NOT_CONFIG for k in env):
                 _log.debug("genesys-pulse: no GENESYS_PULSE_* configuration; plugin inert")
                 return
             config = load_config(None, env)
@@ -104,6 +141,51 @@ class GenesysPulseInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             raise ValueError("credentials are not set: set " + ", ".join(missing))
         if not config.targets:
             raise ValueError("no targets configured")
+        self._kwargs = dict(kwargs)
+        self._config = config
+        self._lock = HostLock(lock_key(redacted(config)), env.get(LOCK_DIR_ENV) or None)
+        atexit.register(self._at_exit)
+        _register_fork_hook()
+        self._elect()
+
+    def _elect(self) -> None:
+        """Monitor now if this process takes the host lock, else stand by for it."""
+        lock = self._lock
+        assert lock is not None
+        if lock.try_acquire():
+            self._launch()
+            return
+        _log.info(
+            "genesys-pulse: process %s monitors this configuration on this host; "
+            "this process (%d) stands by to take over if it ends",
+            lock.holder() or "?",
+            os.getpid(),
+        )
+        stop = threading.Event()
+        self._standby_stop = stop
+        self._standby = threading.Thread(
+            target=self._stand_by, args=(lock, stop), name="genesys-pulse-standby", daemon=True
+        )
+        self._standby.start()
+
+    def _stand_by(self, lock: HostLock, stop: threading.Event) -> None:
+        try:
+            while not stop.wait(STANDBY_POLL):
+                if lock.try_acquire():
+                    if stop.is_set():
+                        lock.release()
+                        return
+                    _log.info("genesys-pulse: took over the host's monitor (pid %d)", os.getpid())
+                    self._launch()
+                    return
+        except Exception as exc:  # never raise into the host
+            _log.error("genesys-pulse: standing by failed: %s", _safe(exc))
+
+    def _launch(self) -> None:
+        from genesys_pulse.telemetry import otel_sinks_for
+
+        kwargs = self._kwargs or {}
+        config = self._config
         _warn_if_unconfigured(kwargs)
         sinks = otel_sinks_for(
             config,
@@ -111,22 +193,25 @@ class GenesysPulseInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             tracer_provider=kwargs.get("tracer_provider"),
             logger_provider=kwargs.get("logger_provider"),
         )
-        self._kwargs = dict(kwargs)
         self._monitor = MonitorThread(config, sinks, connector=kwargs.get("connector"))
         self._monitor.start()
-        atexit.register(self._at_exit)
-        _register_fork_hook()
         _log.info(
             "genesys-pulse: monitoring %d target(s) in a background thread", len(config.targets)
         )
 
     def _stop(self, timeout: float) -> bool:
+        stop, self._standby_stop = self._standby_stop, None
+        if stop is not None:
+            stop.set()
+        self._standby = None
         monitor, self._monitor = self._monitor, None
-        if monitor is None:
-            return True
-        done = monitor.stop(timeout)
-        if not done:
-            _log.warning("genesys-pulse: monitor thread did not stop within %.1f s", timeout)
+        done = True
+        if monitor is not None:
+            done = monitor.stop(timeout)
+            if not done:
+                _log.warning("genesys-pulse: monitor thread did not stop within %.1f s", timeout)
+        if self._lock is not None and (done or monitor is None):
+            self._lock.release()  # a waiting process may take over now
         return done
 
     def _at_exit(self) -> None:
@@ -136,19 +221,30 @@ class GenesysPulseInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             pass
 
     def _after_fork_in_child(self) -> None:
-        """In a forked child the monitor thread does not exist: forget it, maybe restart."""
-        monitor, self._monitor = self._monitor, None
+        """In a forked child neither the monitor nor the standby thread exists.
+
+        The child closes its copy of the host lock's descriptor (so the lock
+        dies with its holder, not with the last worker); its copies of the
+        monitor's sockets and telemetry are dropped by the transport's and the
+        sink's own fork handlers. By default the child then stays inert; with
+        :data:`FORKED_WORKERS_ENV` it stands by to take over.
+        """
+        self._monitor = None
+        self._standby = None
+        self._standby_stop = None
+        if self._lock is not None:
+            self._lock.forget()
         kwargs = self._kwargs
-        if monitor is None or kwargs is None:
+        if kwargs is None or self._lock is None:
             return
         env: Mapping[str, str] = kwargs.get("env") or os.environ
         if env.get(FORKED_WORKERS_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
             try:
-                self._start(kwargs)
+                self._elect()
             except Exception as exc:
                 _log.error("genesys-pulse: monitor not started in worker: %s", _safe(exc))
         else:
-            # no double probing: the parent keeps probing; this worker stays inert
+            # no double probing: the lock's holder probes; this worker stays inert
             atexit.unregister(self._at_exit)
 
 

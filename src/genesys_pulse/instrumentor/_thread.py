@@ -108,6 +108,11 @@ class MonitorThread:
             from genesys_pulse.monitor import run_monitor
 
             run = run_monitor
+        from genesys_pulse.transport import track_sockets
+
+        # the host may fork while a connection is being opened: a forked child
+        # must be able to close its copy of every socket of this run
+        track_sockets()
         self._token = trio.lowlevel.current_trio_token()
         with trio.CancelScope() as scope:
             self._scope = scope

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
 from genesys_pulse import core as msgs  # the message types, through the core's face
 from genesys_pulse.core import Backoff
-from genesys_pulse.core.config import TargetConfig
+from genesys_pulse.core.config import CHANNEL_CAP, TargetConfig
 from genesys_pulse.core.model import EVENT_NAMES, AttrValue, ProbeKind
 from genesys_pulse.transport import (
     CloseInfo,
@@ -113,6 +113,19 @@ many seconds do not rotate again (the service itself is going down)."""
 
 ROTATE_BEFORE_EXPIRY = 300.0
 """Rotate to a new channel this long before the current one expires."""
+
+
+class ChannelBudgetExhausted(Exception):
+    """Creating a channel would leave the OAuth client fewer free slots than the reserve."""
+
+    def __init__(self, count: int, cap: int, reserve: int) -> None:
+        super().__init__(
+            f"the OAuth client has {count} of {cap} notification channels; creating one "
+            f"would leave fewer than the {reserve} kept free (channel_reserve)"
+        )
+        self.count = count
+        self.cap = cap
+        self.reserve = reserve
 
 
 class TargetAuthRefused(Exception):
@@ -452,6 +465,11 @@ class GenesysSupervisor(_Base):
         self.rotations = 0
         self.rotate_at = float("inf")
         self.http_retries = 0
+        self.channels_reused = 0
+        self._token_of: dict[str, object] = {}
+        """Channel id -> the token it was created under (our own channels)."""
+        self._spares: list[tuple[Any, object]] = []
+        """Our own idle channels (left by a rotation) and their tokens: reused first."""
 
     def _classify(self, data: str | bytes) -> tuple[str, str] | None:
         return _classify_genesys(data)
@@ -603,11 +621,76 @@ class GenesysSupervisor(_Base):
             due = tok.refresh_at if tok.refresh_at < float("inf") else tok.expires_at
             await trio.sleep_until(max(due, now + 1.0))
 
+    def _take_spare(self, listed: dict[str, Any], token: object) -> Any:
+        """One of this target's own idle channels to reuse, or ``None``.
+
+        A rotation leaves the old channel behind (Genesys has no call to delete
+        one; it lingers until it expires), and those count against the client's
+        cap like any other. Reusing them instead of creating more keeps the
+        monitor from filling its own budget. Only a channel the client still
+        lists, created under the current token (a channel may end with its
+        token), and with more than two rotation leads of life left.
+        """
+        now = self._wall_now()
+        best = None
+        for entry in list(self._spares):
+            channel, owner = entry
+            fresh = listed.get(channel.id)
+            if fresh is None or owner is not token:
+                self._spares.remove(entry)
+                continue
+            left = fresh.expires.timestamp() - now if isinstance(fresh.expires, datetime) else 0.0
+            if left > 2 * ROTATE_BEFORE_EXPIRY and (
+                best is None or fresh.expires > best[1].expires
+            ):
+                best = (entry, fresh)
+        if best is None:
+            return None
+        self._spares.remove(best[0])
+        return best[1]
+
+    def _check_channel_budget(self, count: int) -> None:
+        """Refuse to create a channel that would eat into the OAuth client's reserve.
+
+        Genesys allows :data:`CHANNEL_CAP` channels per user/OAuth client and
+        makes room for one more by removing the least recently used channel,
+        unconnected ones first: possibly a channel of the integration this
+        monitor watches, while it reconnects. So the client's channels are
+        listed first (``includechannels=oauthclient``, every token of the
+        client) and a channel is created only if the count stays within
+        ``CHANNEL_CAP - channel_reserve``. Otherwise the event says so, with
+        the counts, and the caller retries after its back-off.
+
+        Raises:
+          ChannelBudgetExhausted: creating a channel would cross the budget.
+        """
+        reserve = self.settings.channel_reserve
+        budget = CHANNEL_CAP - reserve
+        if count + 1 > budget:
+            attrs: dict[str, AttrValue] = {
+                # the telemetry contract's names (telemetry/_names.py)
+                "genesys.channel.count": count,
+                "genesys.channel.limit": CHANNEL_CAP,
+                "genesys.channel.reserve": reserve,
+                "level": "critical",
+            }
+            self.probe.event("channel.budget_exhausted", **attrs)
+            raise ChannelBudgetExhausted(count, CHANNEL_CAP, reserve)
+
     async def _new_channel(self) -> Any:
-        """Create and subscribe a channel; schedule its rotation before expiry."""
+        """A channel for a new link: an idle one of our own, else a new one within the
+        budget (the client's channels are listed first); subscribed if topics are set."""
         self._rest_used = True
-        channel = await self._api.create_channel()
-        self.channels_created += 1
+        listed = {c.id: c for c in await self._api.list_channels("oauthclient")}
+        token = await self._oauth.token()
+        channel = self._take_spare(listed, token)
+        if channel is None:
+            self._check_channel_budget(len(listed))
+            channel = await self._api.create_channel()
+            self.channels_created += 1
+        else:
+            self.channels_reused += 1
+        self._token_of[channel.id] = token
         if self.settings.topics:
             started = trio.current_time()
             await self._api.put_subscriptions(channel.id, list(self.settings.topics))
@@ -677,6 +760,8 @@ class GenesysSupervisor(_Base):
             # the link died
             self._lost(link)
             if link.channel_gone:
+                if channel is not None:
+                    self._token_of.pop(channel.id, None)
                 channel = None
             # close in the background: a stalled peer must not delay the reconnect
             assert self._nursery is not None
@@ -720,6 +805,9 @@ class GenesysSupervisor(_Base):
                 if old.dead.is_set():
                     return old, channel
         self.rotations += 1
+        owner = self._token_of.pop(channel.id, None)
+        if channel is not None and owner is not None:
+            self._spares.append((channel, owner))  # idle now: reusable by a later link
         self._install(new, restored=False)
         self.probe.event("rotation", reason=reason)
         assert self._nursery is not None

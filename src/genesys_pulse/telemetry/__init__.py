@@ -10,7 +10,12 @@
 """
 
 from genesys_pulse.telemetry._audit import AUDIT_KINDS, AuditKind, audit_kind, redact_attributes
-from genesys_pulse.telemetry._embed import config_secrets, otel_sinks_for, target_attrs_for
+from genesys_pulse.telemetry._embed import (
+    config_secrets,
+    monitor_instance,
+    otel_sinks_for,
+    target_attrs_for,
+)
 from genesys_pulse.telemetry._journal import AuditJournal, JournalRecovery, read_journal
 from genesys_pulse.telemetry._names import ALL_METRICS, SECONDS_BUCKETS
 from genesys_pulse.telemetry._otel_sink import OTelSink
@@ -25,6 +30,7 @@ __all__ = [
     "OTelSink",
     "audit_kind",
     "config_secrets",
+    "monitor_instance",
     "otel_sinks_for",
     "read_journal",
     "redact_attributes",

@@ -36,9 +36,9 @@ class AuditKind:
 
     __slots__ = ("event_name", "kind", "severity_number", "severity_text")
 
-    def __init__(self, kind: str, severity_text: str) -> None:
+    def __init__(self, kind: str, severity_text: str, event_name: str | None = None) -> None:
         self.kind = kind
-        self.event_name = "genesys_pulse." + kind
+        self.event_name = event_name or "genesys_pulse." + kind
         self.severity_text = severity_text
         self.severity_number = _SEVERITY_NUMBERS[severity_text]
 
@@ -58,6 +58,10 @@ AUDIT_KINDS: Final[Mapping[str, AuditKind]] = {
     "channel.created": AuditKind("channel.created", "INFO"),
     "rotation": AuditKind("channel.rotated", "INFO"),
     "channel.expired": AuditKind("channel.expired", "WARN"),
+    # the monitor left the OAuth client's reserve of channels alone (no channel created)
+    "channel.budget_exhausted": AuditKind(
+        "channel.budget_exhausted", "ERROR", "genesys.channel.budget_exhausted"
+    ),
     "connection.lost": AuditKind("connection.lost", "WARN"),
     "connection.established": AuditKind("connection.established", "INFO"),
     "http.retry": AuditKind("http.retry", "WARN"),

@@ -3,6 +3,8 @@ instrumentor and trio programs that run the monitor in their own nursery)."""
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -13,7 +15,18 @@ from genesys_pulse.telemetry import _names as N
 from genesys_pulse.telemetry._journal import AuditJournal, FsyncPolicy
 from genesys_pulse.telemetry._otel_sink import OTelSink
 
-__all__ = ["config_secrets", "otel_sinks_for", "target_attrs_for"]
+__all__ = ["config_secrets", "monitor_instance", "otel_sinks_for", "target_attrs_for"]
+
+
+def monitor_instance() -> str:
+    """This process's identity as a monitor: ``<host name>:<pid>``.
+
+    Every metric point carries it as ``genesys.monitor.instance``, so that a
+    backend can tell two monitors of one configuration apart (two hosts, or a
+    misconfigured host where more than one process probes) instead of merging
+    their points into one series.
+    """
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _host(url: str) -> str | None:
@@ -131,6 +144,7 @@ def otel_sinks_for(
             target_attrs=target_attrs_for(config),
             redacted_config=redacted(config),
             secrets=secrets,
+            instance=monitor_instance(),
             probe_timeouts={
                 t.id: {
                     "control": t.timeout,

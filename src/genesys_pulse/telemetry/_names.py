@@ -97,6 +97,16 @@ A_OUTAGE_UNCERTAINTY: Final = "genesys.outage.uncertainty_s"
 endpoint came back at most this long before the monitor saw it (``outage_s`` is an
 upper bound; ``outage_s - genesys.outage.uncertainty_s`` a lower bound)."""
 
+A_MONITOR_INSTANCE: Final = "genesys.monitor.instance"
+"""On every metric point: the process that measured it (``<host>:<pid>``), so a
+backend can tell monitors apart when more than one runs for a configuration."""
+A_CHANNEL_COUNT: Final = "genesys.channel.count"
+A_CHANNEL_LIMIT: Final = "genesys.channel.limit"
+A_CHANNEL_RESERVE: Final = "genesys.channel.reserve"
+
+# Events with a name of their own (not ``genesys_pulse.<monitor event>``)
+E_CHANNEL_BUDGET_EXHAUSTED: Final = "genesys.channel.budget_exhausted"
+
 #: The only keys a ``target_attrs`` mapping may contribute to metric points.
 TARGET_ATTR_KEYS: Final = frozenset({A_ENVIRONMENT, A_SERVER_ADDRESS})
 #: Keys a ``target_attrs`` mapping may contribute to the connect span only.
@@ -131,6 +141,7 @@ SPAN_EVENT_NAMES: Final[Mapping[str, str]] = {
     "connection.lost": "genesys.connection.lost",
     "connection.restored": "genesys.connection.restored",
     "channel.expired": "genesys.channel.expired",
+    "channel.budget_exhausted": E_CHANNEL_BUDGET_EXHAUSTED,
     "token.failed": "genesys.token.failed",
     "http.retry": "genesys.http.retry",
     "local_stall": "genesys.monitor.local_stall",

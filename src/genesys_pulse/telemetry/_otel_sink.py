@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
 import threading
 import weakref
@@ -151,24 +152,36 @@ class _Observed:
         self._lock = threading.Lock()
         self._by_attrs: dict[tuple[tuple[str, AttrValue], ...], _Series] = {}
         self._all: list[_Series] = []
-        meter.create_observable_counter(
-            N.M_PINGS,
-            callbacks=[self._observe_pings],
-            unit="{ping}",
-            description="Pings sent (answered or not).",
+        self.pid = os.getpid()
+        """The process whose series the callbacks report: a forked child reports none
+        of its parent's (it resets them, see :meth:`forget_after_fork`)."""
+        self.instruments = (
+            meter.create_observable_counter(
+                N.M_PINGS,
+                callbacks=[self._observe_pings],
+                unit="{ping}",
+                description="Pings sent (answered or not).",
+            ),
+            meter.create_observable_counter(
+                N.M_TIMEOUTS,
+                callbacks=[self._observe_timeouts],
+                unit="{timeout}",
+                description="Pings not answered within the timeout.",
+            ),
+            meter.create_observable_gauge(
+                N.M_JITTER_SMOOTHED,
+                callbacks=[self._observe_jitter],
+                unit="s",
+                description="RFC 3550 interarrival jitter estimate J += (|D| - J)/16 over consecutive pings.",
+            ),
         )
-        meter.create_observable_counter(
-            N.M_TIMEOUTS,
-            callbacks=[self._observe_timeouts],
-            unit="{timeout}",
-            description="Pings not answered within the timeout.",
-        )
-        meter.create_observable_gauge(
-            N.M_JITTER_SMOOTHED,
-            callbacks=[self._observe_jitter],
-            unit="s",
-            description="RFC 3550 interarrival jitter estimate J += (|D| - J)/16 over consecutive pings.",
-        )
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: drop the parent's series (they are the parent's to report)."""
+        self._lock = threading.Lock()
+        self._by_attrs = {}
+        self._all = []
+        self.pid = os.getpid()
 
     def series(self, attrs: Mapping[str, AttrValue]) -> _Series:
         """The series of *attrs*, created (and reported from then on) if new."""
@@ -188,6 +201,8 @@ class _Observed:
             _log.debug("genesys-pulse OTel sink failed in a metric callback", exc_info=True)
 
     def _observe_pings(self, options: CallbackOptions) -> Iterable[Observation]:
+        if os.getpid() != self.pid:
+            return ()  # forked, not yet reset: never the parent's numbers
         try:
             return [Observation(s.pings, s.attrs) for s in self._all if s.pings]
         except Exception:
@@ -195,6 +210,8 @@ class _Observed:
             return ()
 
     def _observe_timeouts(self, options: CallbackOptions) -> Iterable[Observation]:
+        if os.getpid() != self.pid:
+            return ()  # forked, not yet reset: never the parent's numbers
         try:
             return [Observation(s.timeouts, s.attrs) for s in self._all if s.timeouts]
         except Exception:
@@ -202,6 +219,8 @@ class _Observed:
             return ()
 
     def _observe_jitter(self, options: CallbackOptions) -> Iterable[Observation]:
+        if os.getpid() != self.pid:
+            return ()  # forked, not yet reset: never the parent's numbers
         try:
             return [Observation(s.jitter, s.attrs) for s in self._all if s.jittered]
         except Exception:
@@ -211,6 +230,83 @@ class _Observed:
 
 _OBSERVED: weakref.WeakKeyDictionary[object, _Observed] = weakref.WeakKeyDictionary()
 _OBSERVED_LOCK: Final = threading.Lock()
+_SINKS: weakref.WeakSet[OTelSink] = weakref.WeakSet()
+"""Every sink of this process (for the fork handler)."""
+
+
+def _after_fork_in_child() -> None:
+    """A forked child must not re-export what its parent measured.
+
+    The child inherits a copy of the host's SDK state: its metric storage holds
+    the parent's cumulative histograms, counters and last gauge values of this
+    plugin, and its periodic reader, restarted after the fork, would export them
+    from the child under the same attributes, forever frozen (a worker reporting
+    ``connection.state = 1`` during an outage its parent reports as 0). The
+    monitor's thread does not exist in the child, so every sink inherited from
+    the parent is retired (its open spans are dropped, never ended: they are the
+    parent's), the observable series are reset, and the plugin's instruments are
+    removed from the SDK's storage, so a monitor the child may start later begins
+    new series. The storage is not API: the removal is feature-detected, and
+    where it is impossible one WARNING says so.
+    """
+    try:
+        instruments: dict[int, tuple[object, list[object]]] = {}
+        for observed_provider, observed in list(_OBSERVED.items()):
+            observed.forget_after_fork()
+            instruments.setdefault(id(observed_provider), (observed_provider, []))[1].extend(
+                observed.instruments
+            )
+        for sink in list(_SINKS):
+            sink._retire_after_fork()
+            instruments.setdefault(id(sink._provider), (sink._provider, []))[1].extend(
+                sink._instruments
+            )
+        failed = [p for p, insts in instruments.values() if not _drop_from_sdk(p, insts)]
+        if failed:
+            _log.warning(
+                "genesys-pulse: this forked process (pid %d) may re-export the series its "
+                "parent measured: the meter provider (%s) offers no way to drop them; "
+                "configure the SDK after the fork (e.g. a post_fork hook) to avoid it",
+                os.getpid(),
+                type(failed[0]).__name__,
+            )
+    except Exception:  # never break the host's fork
+        _log.debug("genesys-pulse: after-fork cleanup failed", exc_info=True)
+
+
+def _drop_from_sdk(provider: object, instruments: Iterable[object]) -> bool:
+    """Remove *instruments*' aggregations from an SDK ``MeterProvider``'s storage.
+
+    Returns ``False`` only when *provider* keeps such storage in an unknown
+    shape. A provider with no storage (the API's no-op or proxy without an SDK
+    behind it) has nothing to re-export: ``True``.
+    """
+    real = getattr(provider, "_real_meter_provider", None)  # the API's proxy, once set
+    if real is not None:
+        provider = real
+    consumer = getattr(provider, "_measurement_consumer", None)
+    if consumer is None:
+        return type(provider).__module__.startswith("opentelemetry.metrics")
+    storages = getattr(consumer, "_reader_storages", None)
+    if not isinstance(storages, Mapping):
+        return False
+    targets = []
+    for inst in instruments:
+        targets.append(inst)
+        inner = getattr(inst, "_real_instrument", None)
+        if inner is not None:
+            targets.append(inner)
+    for storage in list(storages.values()):
+        matches = getattr(storage, "_instrument_view_instrument_matches", None)
+        if not isinstance(matches, dict):
+            return False
+        for inst in targets:
+            matches.pop(inst, None)
+    return True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _observed_for(provider: object, meter: metrics.Meter) -> _Observed:
@@ -252,11 +348,13 @@ class _Target:
         "window_ctx",
     )
 
-    def __init__(self, target: str, extra: Mapping[str, str]) -> None:
+    def __init__(self, target: str, extra: Mapping[str, str], instance: str | None) -> None:
         base: dict[str, AttrValue] = {N.A_TARGET: target}
         for key in sorted(extra):
             if key in N.TARGET_ATTR_KEYS:
                 base[key] = str(extra[key])
+        if instance:
+            base[N.A_MONITOR_INSTANCE] = instance
         self.base: Mapping[str, AttrValue] = base
         connect: dict[str, AttrValue] = dict(base)
         for key in sorted(extra):
@@ -331,8 +429,11 @@ class OTelSink:
         secrets: tuple[str, ...] = (),
         max_span_events: int = DEFAULT_MAX_SPAN_EVENTS,
         probe_timeouts: Mapping[str, Mapping[str, float]] | None = None,
+        instance: str | None = None,
     ) -> None:
         self.window = float(window)
+        self._instance = instance
+        self._retired = False
         self._errors = 0
         self._target_attrs = dict(target_attrs or {})
         self._config_json = (
@@ -367,6 +468,7 @@ class OTelSink:
         """Per-name summaries of one set of :attr:`_wide` positions, shared by windows."""
 
         provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+        self._provider: object = provider
         meter = metrics.get_meter(
             N.INSTRUMENTATION_SCOPE, __version__, provider, schema_url=N.SCHEMA_URL
         )
@@ -424,6 +526,17 @@ class OTelSink:
             description="How late the monitor's event loop sent each probe relative to its absolute schedule.",
             explicit_bucket_boundaries_advisory=b,
         )
+        self._instruments: tuple[object, ...] = (
+            self._rtt,
+            self._jitter,
+            self._stability,
+            self._heartbeat_gap,
+            self._reconnects,
+            self._connection_state,
+            self._threshold_state,
+            self._loop_lag,
+        )
+        _SINKS.add(self)
         # bound once: on_sample makes no attribute lookups on the instruments
         self._record_rtt = self._rtt.record
         self._record_jitter = self._jitter.record
@@ -440,6 +553,8 @@ class OTelSink:
 
     def on_sample(self, sample: Sample) -> None:
         """Record one probe outcome or heartbeat gap. Cheap; never raises."""
+        if self._retired:
+            return
         try:
             state = self._targets.get(sample.target) or self._state(sample.target)
             at = sample.at
@@ -493,6 +608,8 @@ class OTelSink:
 
     def on_event(self, event: Event) -> None:
         """Record one monitor event (span event, log record, gauges). Never raises."""
+        if self._retired:
+            return
         try:
             self._on_event(event)
         except Exception:
@@ -500,6 +617,8 @@ class OTelSink:
 
     def close(self, at: float | None = None) -> None:
         """End every open span (at wall time *at*, default now). Never raises."""
+        if self._retired:
+            return
         try:
             for state in self._targets.values():
                 self._end_connect(state, at, ok=False, why="monitor stopped")
@@ -508,6 +627,13 @@ class OTelSink:
             self._failed("close")
 
     # ---------------------------------------------------------------- internals
+
+    def _retire_after_fork(self) -> None:
+        """In a forked child: report nothing more (the parent's monitor owns this sink)."""
+        self._retired = True
+        self._targets = {}
+        self._wide.clear()
+        self._wide_cache.clear()
 
     def _failed(self, where: str) -> None:
         self._errors += 1
@@ -519,7 +645,7 @@ class OTelSink:
     def _state(self, target: str) -> _Target:
         state = self._targets.get(target)
         if state is None:
-            state = _Target(target, self._target_attrs.get(target, {}))
+            state = _Target(target, self._target_attrs.get(target, {}), self._instance)
             state.timeouts = self._probe_timeouts.get(target, {})
             self._targets[target] = state
             # The per-target series exist from the start.

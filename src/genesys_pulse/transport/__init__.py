@@ -22,7 +22,7 @@ from ._errors import (
     failure_cause,
 )
 from ._httpx import ConnectorTransport, httpx_transport
-from ._timed import TimedSocketStream
+from ._timed import TimedSocketStream, close_inherited_sockets, track_sockets
 from ._websocket import (
     DEFAULT_MAX_MESSAGE_SIZE,
     CloseInfo,
@@ -45,8 +45,10 @@ __all__ = [
     "TimedSocketStream",
     "TransportError",
     "WebSocketConnection",
+    "close_inherited_sockets",
     "failure_cause",
     "httpx_transport",
     "is_loopback_host",
     "open_websocket",
+    "track_sockets",
 ]

@@ -15,12 +15,47 @@ of the encrypted bytes on the wire.
 from __future__ import annotations
 
 import os
+import socket
 import sys
+import weakref
 from typing import Any
 
 import trio
 
-__all__ = ["TimedSocketStream", "find_socket", "find_timer", "timed"]
+__all__ = [
+    "TimedSocketStream",
+    "close_inherited_sockets",
+    "find_socket",
+    "find_timer",
+    "timed",
+    "track_sockets",
+]
+
+_OPEN: weakref.WeakSet[TimedSocketStream] = weakref.WeakSet()
+"""Every stream of this process not yet closed (for :func:`close_inherited_sockets`)."""
+_CREATED: weakref.WeakSet[trio.socket.SocketType] = weakref.WeakSet()
+"""Every socket a tracked trio run created (see :func:`track_sockets`)."""
+
+
+class _TrackingSocketFactory(trio.abc.SocketFactory):
+    """Trio's own socket creation, remembering each socket from its creation on (a
+    connection still being opened when the process forks is one of them too)."""
+
+    def socket(
+        self,
+        family: socket.AddressFamily | int = socket.AF_INET,
+        type: socket.SocketKind | int = socket.SOCK_STREAM,
+        proto: int = 0,
+    ) -> trio.socket.SocketType:
+        sock = trio.socket.from_stdlib_socket(socket.socket(family, type, proto))
+        _CREATED.add(sock)
+        return sock
+
+
+def track_sockets() -> None:
+    """In the current trio run, remember every socket created (for forked children)."""
+    trio.socket.set_custom_socket_factory(_TrackingSocketFactory())
+
 
 _DEFAULT_RECEIVE_SIZE = 65536
 
@@ -45,6 +80,7 @@ class TimedSocketStream(trio.abc.HalfCloseableStream):
         self._receiving = False
         self.last_write_at = 0.0
         self.last_read_at = 0.0
+        _OPEN.add(self)
 
     def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
         """Set a socket option on the underlying socket."""
@@ -136,7 +172,39 @@ class TimedSocketStream(trio.abc.HalfCloseableStream):
     async def aclose(self) -> None:
         """Close the socket; blocked readers and writers get ``ClosedResourceError``."""
         self._closed = True
+        _OPEN.discard(self)
         await self._inner.aclose()
+
+
+def close_inherited_sockets() -> int:
+    """In a forked child: close this process's copies of the monitor's sockets.
+
+    A child forked while the monitor (a thread of the parent) had connections
+    open holds duplicates of their descriptors; the parent's later close then
+    does not end the TCP connection (it lingers in CLOSE-WAIT while any worker
+    lives). Only the child's descriptor is closed: no ``shutdown``, which would
+    end the parent's connection too. Returns how many were closed.
+    """
+    closed = 0
+    socks = []
+    for stream in list(_OPEN):
+        stream._closed = True
+        socks.append(stream.socket)
+    socks += list(_CREATED)
+    for sock in socks:
+        try:
+            fd = sock.detach()  # the socket object forgets the fd: no double close
+        except Exception:
+            fd = -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+                closed += 1
+            except OSError:
+                pass
+    _OPEN.clear()
+    _CREATED.clear()
+    return closed
 
 
 def timed(stream: trio.SocketStream) -> trio.abc.HalfCloseableStream:
@@ -164,3 +232,14 @@ def find_socket(stream: object) -> trio.socket.SocketType | None:
     if isinstance(bottom, TimedSocketStream | trio.SocketStream):
         return bottom.socket
     return None
+
+
+def _after_fork_in_child() -> None:
+    try:
+        close_inherited_sockets()
+    except Exception:  # never break the host's fork
+        pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
