@@ -67,7 +67,8 @@ rm -rf "$build/context"
 mkdir -p "$build/context"
 # every wheel (ours and the dependencies') is fetched or built here, with the
 # host's package-index settings; the image build then installs offline.
-"$python" -m pip wheel -q --wheel-dir "$build/context" "$repo"
+# (with the [cli] extra: the image is `genesys-pulse run`, which exports OTLP)
+"$python" -m pip wheel -q --wheel-dir "$build/context" "$repo[cli]"
 "${podman[@]}" build --isolation chroot --network host --build-arg "BASE=$base" \
   -f "$here/Containerfile" -t "$image" "$build/context"
 "${podman[@]}" image prune -f >/dev/null   # earlier builds' layers (vfs keeps full copies)

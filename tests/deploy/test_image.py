@@ -66,3 +66,17 @@ def test_image_runs_the_monitor_read_only(podman: list[str]) -> None:
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     assert lines[-1]["type"] == "summary"
     assert any(rec.get("type") == "sample" and not rec["timed_out"] for rec in lines)
+
+
+def test_image_carries_the_sdk_for_otlp_export(podman: list[str]) -> None:
+    """The image is `genesys-pulse run`, which exports OTLP: the [cli] extra must be in it."""
+    done = podman_run(
+        podman,
+        "--entrypoint",
+        "/opt/genesys-pulse/bin/python",
+        IMAGE,
+        "-c",
+        "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http; print('sdk ok')",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "sdk ok"
