@@ -18,7 +18,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import settings
+
+try:
+    from hypothesis import settings
+except ImportError:  # a session without the property tests (nox "bare"): no profiles to load
+    settings = None  # type: ignore[assignment]
 
 # The tests talk to servers on loopback, and like curl the monitor sends
 # loopback through HTTPS_PROXY & co. unless NO_PROXY lists it (docs/proxies.md):
@@ -28,15 +32,16 @@ for _name in ("https_proxy", "http_proxy", "all_proxy", "no_proxy"):
     os.environ.pop(_name, None)
     os.environ.pop(_name.upper(), None)
 
-settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
-settings.register_profile("random", derandomize=False, deadline=None, print_blob=True)
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
-settings.load_profile(PROFILE)
+if settings is not None:
+    settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+    settings.register_profile("random", derandomize=False, deadline=None, print_blob=True)
+    settings.load_profile(PROFILE)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under the ``random`` profile, scale every property test's example count."""
-    if PROFILE != "random":
+    if PROFILE != "random" or settings is None:
         return
     scale = max(1, int(os.environ.get("HYPOTHESIS_SCALE", "10")))
     for item in items:
