@@ -27,6 +27,22 @@ base="localhost/genesys-pulse-base:bookworm"
 stamp="$build/image.stamp"
 podman=(podman --root "$build/storage" --runroot "$build/run" --storage-driver vfs)
 
+# The first Debian archive URI apt is configured with (deb822 .sources files or
+# one-line sources.list entries), so the image is built from the same mirror.
+debian_mirror() {
+  local f uri
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -f "$f" ]] || continue
+    uri="$(awk '/^URIs:/ {for (i = 2; i <= NF; i++) if ($i !~ /security/) {print $i; exit}}' "$f")"
+    [[ -n "$uri" ]] && { echo "$uri"; return; }
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [[ -f "$f" ]] || continue
+    uri="$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) {print $i; exit}}' "$f")"
+    [[ -n "$uri" ]] && { echo "$uri"; return; }
+  done
+}
+
 force=0
 case "${1:-}" in
   --force) force=1 ;;
@@ -56,7 +72,13 @@ rm -f "$stamp"
 if ! "${podman[@]}" image exists "$base"; then
   echo "build-image.sh: making the base $base with debootstrap (minbase bookworm)"
   rm -rf "$build/rootfs"
-  debootstrap --variant=minbase bookworm "$build/rootfs" http://deb.debian.org/debian >"$build/debootstrap.log" 2>&1 \
+  # the Debian mirror this machine's apt already uses (or $DEBIAN_MIRROR)
+  mirror="${DEBIAN_MIRROR:-$(debian_mirror)}"
+  if [[ -z "$mirror" ]]; then
+    echo "build-image.sh: no Debian mirror found in /etc/apt/sources.list*; set DEBIAN_MIRROR" >&2
+    exit 1
+  fi
+  debootstrap --variant=minbase bookworm "$build/rootfs" "$mirror" >"$build/debootstrap.log" 2>&1 \
     || { tail -20 "$build/debootstrap.log" >&2; exit 1; }
   tar -C "$build/rootfs" -c . | "${podman[@]}" import - "$base"
   rm -rf "$build/rootfs"
