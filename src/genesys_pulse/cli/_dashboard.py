@@ -29,7 +29,7 @@ from genesys_pulse.monitor import Monitor
 
 from ._output import _Writer, iso
 
-__all__ = ["Dashboard", "Row", "format_value", "sparkline", "summary_text"]
+__all__ = ["Dashboard", "Row", "format_value", "sparkline", "summary_text", "worst_level"]
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
 _LEVEL_COLOUR = {"ok": "\x1b[32m", "warning": "\x1b[33m", "critical": "\x1b[31m"}
@@ -74,6 +74,17 @@ def _ms(x: float | None, width: int = 5) -> str:
     return f"{x * 1000:{width}.1f}"
 
 
+def worst_level(levels: Mapping[str, str], probe: str) -> str:
+    """The worst of ``levels`` (``"<probe>.<metric>" -> level``) for one probe kind."""
+    worst = "ok"
+    for key, lvl in levels.items():
+        if key.startswith(probe + ".") and (
+            lvl == "critical" or (lvl == "warning" and worst == "ok")
+        ):
+            worst = lvl
+    return worst
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     """What one dashboard row shows: one probe kind of one target, at one moment."""
@@ -104,12 +115,7 @@ def snapshot(monitor: Monitor, limit: int) -> tuple[list[Row], int]:
             if len(rows) >= limit:
                 continue
             st = probe.state[kind].stats
-            worst = "ok"
-            for key, lvl in levels.items():
-                if key.startswith(kind.value + ".") and (
-                    lvl == "critical" or (lvl == "warning" and worst == "ok")
-                ):
-                    worst = lvl
+            worst = worst_level(levels, kind.value)
             if kind is ProbeKind.HEARTBEAT:
                 h = st.all_time
                 p50 = h.quantile(0.5) if h.count else None
@@ -344,12 +350,7 @@ def summary_text(summary: Mapping[str, Any], width: int = 80) -> str:
             s = entry.get(probe)
             if not isinstance(s, Mapping):
                 continue
-            worst = "ok"
-            for key, lvl in levels.items():
-                if key.startswith(probe + ".") and (
-                    lvl == "critical" or (lvl == "warning" and worst == "ok")
-                ):
-                    worst = lvl
+            worst = worst_level(levels, probe)
             if probe == "heartbeat":
                 p50, p99, mx = _num(s, "gap_p50_s"), None, _num(s, "gap_max_s")
                 stab = None
