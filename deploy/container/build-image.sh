@@ -25,7 +25,11 @@ version="$("$python" -c 'import genesys_pulse; print(genesys_pulse.__version__)'
 image="localhost/genesys-pulse:$version"
 base="localhost/genesys-pulse-base:bookworm"
 stamp="$build/image.stamp"
-podman=(podman --root "$build/storage" --runroot "$build/run" --storage-driver vfs)
+# podman refuses a runroot longer than 50 characters, and a checkout can live
+# anywhere: the runroot is a short /tmp path keyed by this build directory
+# (tests/deploy/conftest.py derives the same one).
+runroot="/tmp/genesys-pulse-podman-$(printf %s "$(realpath -m "$build")" | sha256sum | cut -c1-12)"
+podman=(podman --root "$build/storage" --runroot "$runroot" --storage-driver vfs)
 
 # The first Debian archive URI apt is configured with (deb822 .sources files or
 # one-line sources.list entries), so the image is built from the same mirror.

@@ -29,6 +29,14 @@ RUN_LIMITS = (
 )
 
 
+def runroot() -> str:
+    """The short runroot deploy/container/build-image.sh uses for this build directory."""
+    import hashlib
+
+    key = hashlib.sha256(str(BUILD.resolve()).encode()).hexdigest()[:12]
+    return f"/tmp/genesys-pulse-podman-{key}"
+
+
 @pytest.fixture(scope="session")
 def podman() -> list[str]:
     """podman on the store ``make image`` built into; skip locally / fail in CI without the image."""
@@ -38,7 +46,7 @@ def podman() -> list[str]:
         "--root",
         str(BUILD / "storage"),
         "--runroot",
-        str(BUILD / "run"),
+        runroot(),
         "--storage-driver",
         "vfs",
         "--runtime",
