@@ -1,8 +1,9 @@
 """The live terminal dashboard of ``genesys-pulse run`` and its final summary.
 
-Each frame is drawn from a :class:`Row` snapshot per target and probe kind,
-taken once per frame, so the drawing code never reaches into the monitor's
-live statistics while it formats. The layout follows the terminal's width:
+Each frame is drawn from one immutable
+:class:`~genesys_pulse.monitor.MonitorSnapshot` (``take_snapshot``), taken
+once per frame and turned into a :class:`Row` per target and probe kind, so
+the drawing code never reaches into the monitor's live statistics. The layout follows the terminal's width:
 columns are dropped in a fixed order (p95, jitter, the sparkline, p99,
 stability) until a row fits, and the threshold state and the connection are
 never dropped, so an 80-column terminal still shows what matters.
@@ -25,16 +26,26 @@ from typing import Any, TextIO
 import trio
 
 from genesys_pulse.core.model import Event, ProbeKind
-from genesys_pulse.monitor import Monitor
+from genesys_pulse.monitor import Monitor, MonitorSnapshot, take_snapshot
 
 from ._output import _Writer, iso
 
-__all__ = ["Dashboard", "Row", "format_value", "sparkline", "summary_text", "worst_level"]
+__all__ = [
+    "Dashboard",
+    "Row",
+    "format_value",
+    "rows_of",
+    "sparkline",
+    "summary_text",
+    "worst_level",
+]
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
 _LEVEL_COLOUR = {"ok": "\x1b[32m", "warning": "\x1b[33m", "critical": "\x1b[31m"}
 _RESET = "\x1b[0m"
 _SHORT = {"control": "ctrl", "application": "app", "heartbeat": "hb"}
+_SPARK = 30
+"""The widest sparkline (slots)."""
 
 
 def sparkline(values: Sequence[float | None], width: int = 30) -> str:
@@ -103,50 +114,39 @@ class Row:
     first_of_target: bool
 
 
-def snapshot(monitor: Monitor, limit: int) -> tuple[list[Row], int]:
-    """At most *limit* rows of the monitor's current state, and how many were left out."""
+def rows_of(snap: MonitorSnapshot, limit: int) -> tuple[list[Row], int]:
+    """At most *limit* rows of a monitor snapshot, and how many were left out.
+
+    Control and application rows show the sliding window (p50, p95, p99, the
+    sparkline, RFC 3550 jitter, stability); the heartbeat row shows the whole
+    run's gaps (p50, p95, and the largest gap in the p99 column).
+    """
     rows: list[Row] = []
-    total = 0
-    for tid, probe in monitor.targets.items():
-        levels = probe.levels()
-        kinds = (*probe.kinds, ProbeKind.HEARTBEAT)
-        total += len(kinds)
-        for i, kind in enumerate(kinds):
+    for target in snap.targets:
+        for i, k in enumerate(target.kinds):
             if len(rows) >= limit:
-                continue
-            st = probe.state[kind].stats
-            worst = worst_level(levels, kind.value)
-            if kind is ProbeKind.HEARTBEAT:
-                h = st.all_time
-                p50 = h.quantile(0.5) if h.count else None
-                p95 = h.quantile(0.95) if h.count else None
-                p99 = h.max if h.count else None
-                recent: tuple[float | None, ...] = ()
-                jit = None
-                stab = None
+                break
+            if k.kind is ProbeKind.HEARTBEAT:
+                p50, p95, p99 = k.all_time_p50_s, k.all_time_p95_s, k.all_time_max_s
             else:
-                w = st.window
-                p50, p95, p99 = w.quantile(0.5), w.quantile(0.95), w.quantile(0.99)
-                recent = tuple(w.values()[-30:])
-                jit = st.jitter.rfc3550_or_none()
-                stab = st.stability()
+                p50, p95, p99 = k.window_p50_s, k.window_p95_s, k.window_p99_s
             rows.append(
                 Row(
-                    target=tid,
-                    probe=kind.value,
+                    target=target.id,
+                    probe=k.kind.value,
                     p50_s=p50,
                     p95_s=p95,
                     p99_s=p99,
-                    recent=recent,
-                    jitter_s=jit,
-                    timeouts=st.timeouts,
-                    stability=stab,
-                    level=worst,
-                    connection=probe.connection_state,
+                    recent=k.recent,
+                    jitter_s=k.jitter_s,
+                    timeouts=k.timeouts,
+                    stability=k.stability,
+                    level=k.level,
+                    connection=target.connection,
                     first_of_target=i == 0,
                 )
             )
-    return rows, total - len(rows)
+    return rows, snap.total_kinds - len(rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +219,7 @@ def layout(width: int, longest_target: int) -> _Layout:
         fixed += _CONNECTION
         room = width - fixed - (1 if "recent" in columns else 0)
         if "recent" in columns and room >= 8:
-            return _Layout(target, probe, tuple(columns), min(30, room))
+            return _Layout(target, probe, tuple(columns), min(_SPARK, room))
         if "recent" not in columns and room >= 0:
             return _Layout(target, probe, tuple(columns), 0)
         droppable = [c for c in _DROP_ORDER if c in columns]
@@ -293,7 +293,10 @@ class Dashboard:
         rows: list[Row] = []
         hidden = 0
         if self.monitor is not None:
-            rows, hidden = snapshot(self.monitor, max(4, term_rows - 12))
+            limit = max(4, term_rows - 12)
+            # every target has at least one row: no more than `limit` targets can show
+            snap = take_snapshot(self.monitor, max_targets=limit, recent=_SPARK)
+            rows, hidden = rows_of(snap, limit)
         lines = render_frame(rows, hidden, list(self._events), now_wall, cols)
         body = "".join(line + "\x1b[K\n" for line in lines)
         return "\x1b[H" + body + "\x1b[J"
