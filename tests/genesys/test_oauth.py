@@ -377,3 +377,68 @@ async def test_plain_http_login_to_non_loopback_is_refused_without_retry(
         with pytest.raises(httpx.UnsupportedProtocol, match="non-loopback"):
             await oauth.token()
     assert opened == []
+
+
+# -- the token keeper (keep_fresh): one core Backoff spaces attempts after failures ----------
+
+
+async def test_keeper_backs_off_failed_refreshes_within_1_and_30_s_and_resets(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A refresh failing while the old token lives: holds of 1 ... 30 s, jittered, growing;
+    a new token is handed to the keeper's callback and resets the back-off."""
+    policy = RetryPolicy(max_attempts=1)  # one login request per attempt: the gaps are the holds
+    async with rig(settings=EmulatorSettings(token_ttl=3000), policy=policy) as r:
+        t1 = await r.oauth.token()
+        r.emulator.faults.fail_login(503, 12)
+        issued: list[object] = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(r.oauth.keep_fresh, issued.append)
+            await trio.sleep_until(t1.expires_at - 1)
+            refreshed = r.times(TOKEN)[1:]
+            assert len(issued) == 1 and issued[0] is r.oauth.current
+            t2 = r.oauth.current
+            assert t2 is not None and t2 is not t1
+            # the back-off starts again from 1 s at the next failed refresh
+            r.emulator.faults.fail_login(503, 2)
+            await trio.sleep_until(t2.refresh_at + 60)
+            again = [t for t in r.times(TOKEN) if t >= t2.refresh_at]
+            nursery.cancel_scope.cancel()
+    assert len(refreshed) == 13  # 12 refused, then the new token
+    gaps = [b - a for a, b in itertools.pairwise(refreshed)]
+    assert all(1.0 <= g <= 30.0 + 1e-9 for g in gaps), gaps
+    assert len({round(g, 6) for g in gaps[1:]}) == len(gaps) - 1  # jittered: no two alike
+    assert max(gaps) > 10.0 and gaps[0] == pytest.approx(1.0)  # grows from 1 s
+    assert gaps[-1] > gaps[0]
+    assert again[1] - again[0] == pytest.approx(1.0)  # reset by the token issued
+
+
+async def test_keeper_without_a_valid_token_waits_at_most_60_s(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Once the old token expired, attempts keep backing off (up to 60 s, never below 1 s)."""
+    policy = RetryPolicy(max_attempts=1)
+    async with rig(settings=EmulatorSettings(token_ttl=300), policy=policy) as r:
+        t1 = await r.oauth.token()
+        r.emulator.faults.fail_login(503, 40)
+        issued: list[object] = []
+        got = trio.Event()
+
+        def on_new(tok: object) -> None:
+            issued.append(tok)
+            got.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(r.oauth.keep_fresh, on_new)
+            with trio.fail_after(3600):
+                await got.wait()
+            nursery.cancel_scope.cancel()
+    assert len(issued) == 1
+    attempts = r.times(TOKEN)[1:]
+    assert len(attempts) == 41
+    after_expiry = [b - a for a, b in itertools.pairwise(attempts) if a >= t1.expires_at]
+    assert after_expiry, "the outage outlived the token"
+    assert all(1.0 <= g <= 60.0 + 1e-9 for g in after_expiry), after_expiry
+    assert max(after_expiry) > 30.0  # beyond the hold's cap: the no-token back-off
+    failed = [a for n, a in r.events if n == "token.failed"]
+    assert len(failed) == 40 and failed[-1]["kept_old"] is False

@@ -9,11 +9,25 @@ from refreshing in lock-step). From then on :meth:`OAuthClient.token` fetches a
 new one; while the old one is still valid a failed refresh is reported
 (``token.failed``) and the old token is returned, so probing is never
 interrupted by a refresh. Only when no valid token is left does ``token()``
-raise. After a failed refresh the old token is handed out without a new
-attempt for a tenth of its remaining life (between 1 and 30 s), so callers
-are not each held up by a login outage; while one task is refreshing, the
-others get the old (valid) token at once. :meth:`OAuthClient.invalidate`
-(after a REST ``401``) forces a fetch.
+raise. While one task is refreshing, the others get the old (valid) token at
+once. :meth:`OAuthClient.invalidate` (after a REST ``401``) forces a fetch.
+
+Back-off after failures
+-----------------------
+One core :class:`~genesys_pulse.core.Backoff` per client (decorrelated
+jitter from 1 s, so no delay is shorter than 1 s; reset by the next token
+issued) spaces the attempts while the login service fails, so an outage
+never meets a retry storm and a fleet of monitors does not retry in step:
+
+* after a failed refresh the old token is handed out without a new attempt
+  for the next delay, at most 30 s and at most a tenth of the token's
+  remaining life (but 1 s at least), so several attempts fit before it
+  expires and callers are not each held up by the outage;
+* :meth:`OAuthClient.keep_fresh` (the monitor's token keeper) waits out that
+  hold, and while no valid token is left it waits the next delay (at most
+  60 s; a ``Retry-After`` is a floor) before asking again.
+
+Each fetch also retries inside its own budget (:mod:`._retry`).
 
 Client-credentials responses carry no refresh token: "refreshing" means a
 new client-credentials grant.
@@ -24,12 +38,14 @@ from __future__ import annotations
 import base64
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 import trio
 
+from genesys_pulse.core import Backoff
 from genesys_pulse.core.config import Secret
 
 from ._errors import ApiError, AuthRefused, InvalidResponse
@@ -54,6 +70,13 @@ class SecretRegistry(Protocol):
 
 _DEFAULT_EXPIRES_IN = 300.0
 """Assumed lifetime when a response has no ``expires_in`` (Genesys' minimum: be conservative)."""
+
+RETRY_MIN = 1.0
+"""Shortest wait before another token attempt after a failure, seconds."""
+HOLD_MAX = 30.0
+"""Longest hold of a still-valid token after a failed refresh, seconds."""
+RETRY_MAX = 60.0
+"""Longest wait of :meth:`OAuthClient.keep_fresh` while no valid token is left, seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +168,8 @@ class OAuthClient:
         self._token: AccessToken | None = None
         self._hold_until = -math.inf
         """After a failed refresh, keep using the valid token without retrying until then."""
+        self._backoff = Backoff(rng, initial=RETRY_MIN, cap=RETRY_MAX, jitter="decorrelated")
+        """Spaces the attempts after failures (the module docstring); reset by a new token."""
         self._failures = 0
         """Fetches that failed so far (callers queued behind a failure share it)."""
         self._last_error: ApiError | None = None
@@ -222,14 +247,54 @@ class OAuthClient:
                 self._failures += 1
                 self._last_error = exc
                 if tok is not None and tok.valid(now):
-                    # Retry later: after a tenth of the remaining life, 1-30 s.
-                    self._hold_until = now + min(30.0, max(1.0, (tok.expires_at - now) / 10))
+                    # Retry later: the next back-off delay, at most 30 s and a
+                    # tenth of the remaining life (at least 1 s).
+                    bound = min(HOLD_MAX, max(RETRY_MIN, (tok.expires_at - now) / 10))
+                    self._hold_until = now + min(self._backoff.next_delay(), bound)
                     return tok
                 raise
             self._token = new
             self._last_error = None
             self._hold_until = -math.inf
+            self._backoff.reset()
             return new
+
+    async def keep_fresh(self, on_new_token: Callable[[AccessToken], None]) -> None:
+        """Keep a token fresh ahead of expiry, forever (run it in a nursery; cancel to stop).
+
+        Asks for the token whenever it is due for refresh and calls
+        ``on_new_token`` for every token after the first (a monitor rotates
+        its channel then, as a channel may end with its token). Failures back
+        off as the module docstring says: a failed refresh that kept the old
+        token is retried when its hold ends; while no valid token is left,
+        after the next delay of the client's back-off (1 s ... 60 s, jittered;
+        ``Retry-After`` a floor). Errors other than :class:`AuthRefused` are
+        not raised here: whoever needs the token meets (and reports) them.
+
+        Raises:
+          AuthRefused: the credentials were refused.
+        """
+        prev: AccessToken | None = None
+        while True:
+            try:
+                tok = await self.token()
+            except AuthRefused:
+                raise
+            except Exception as exc:
+                retry_after = getattr(exc, "retry_after", None)
+                floor = retry_after if isinstance(retry_after, int | float) else None
+                await trio.sleep(self._backoff.next_delay(floor))
+                continue
+            now = trio.current_time()
+            if prev is not None and tok is not prev:
+                on_new_token(tok)
+            elif prev is not None and now >= tok.refresh_at:
+                # the refresh failed and the old token was kept: try again when the hold ends
+                await trio.sleep_until(max(self._hold_until, now + RETRY_MIN))
+                continue
+            prev = tok
+            due = tok.refresh_at if tok.refresh_at < math.inf else tok.expires_at
+            await trio.sleep_until(max(due, now + RETRY_MIN))
 
     async def _fetch(self, old: AccessToken | None) -> AccessToken:
         policy = self._policy

@@ -590,36 +590,11 @@ class GenesysSupervisor(_Base):
     async def _token_keeper(self) -> None:
         """Keep the token fresh ahead of expiry; a new token requests a rotation.
 
-        While refreshing fails (the old token is still returned, or none is
-        valid), attempts back off from 1 s to 60 s so an outage of the login
-        service never meets a retry storm.
+        The OAuth client's keeper (``OAuthClient.keep_fresh``) backs off with
+        core ``Backoff`` while refreshing fails; the connection loop reports
+        the failures.
         """
-        from genesys_pulse.genesys import AuthRefused
-
-        prev = None
-        wait = 1.0
-        while True:
-            try:
-                tok = await self._oauth.token()
-            except AuthRefused:
-                raise
-            except Exception:
-                # no valid token: the connection loop reports it; retry with backoff
-                await trio.sleep(wait)
-                wait = min(60.0, wait * 2)
-                continue
-            now = trio.current_time()
-            if prev is not None and tok is not prev:
-                self.request_rotation("token")
-                wait = 1.0
-            elif prev is not None and now >= tok.refresh_at:
-                # the refresh failed and the old token was kept: try again later
-                await trio.sleep(min(wait, max(1.0, tok.expires_at - now)))
-                wait = min(60.0, wait * 2)
-                continue
-            prev = tok
-            due = tok.refresh_at if tok.refresh_at < float("inf") else tok.expires_at
-            await trio.sleep_until(max(due, now + 1.0))
+        await self._oauth.keep_fresh(lambda _tok: self.request_rotation("token"))
 
     def _take_spare(self, listed: dict[str, Any], token: object) -> Any:
         """One of this target's own idle channels to reuse, or ``None``.
