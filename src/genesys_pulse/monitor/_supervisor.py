@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 if TYPE_CHECKING:
-    from genesys_pulse.genesys import SecretRegistry
+    from genesys_pulse.genesys import AccessToken, Channel, SecretRegistry
 
 from genesys_pulse import core as msgs  # the message types, through the core's face
 from genesys_pulse.core import Backoff
@@ -466,9 +466,9 @@ class GenesysSupervisor(_Base):
         self.rotate_at = float("inf")
         self.http_retries = 0
         self.channels_reused = 0
-        self._token_of: dict[str, object] = {}
+        self._token_of: dict[str, AccessToken] = {}
         """Channel id -> the token it was created under (our own channels)."""
-        self._spares: list[tuple[Any, object]] = []
+        self._spares: list[tuple[Channel, AccessToken]] = []
         """Our own idle channels (left by a rotation) and their tokens: reused first."""
 
     def _classify(self, data: str | bytes) -> tuple[str, str] | None:
@@ -596,7 +596,7 @@ class GenesysSupervisor(_Base):
         """
         await self._oauth.keep_fresh(lambda _tok: self.request_rotation("token"))
 
-    def _take_spare(self, listed: dict[str, Any], token: object) -> Any:
+    def _take_spare(self, listed: dict[str, Channel], token: AccessToken) -> Channel | None:
         """One of this target's own idle channels to reuse, or ``None``.
 
         A rotation leaves the old channel behind (Genesys has no call to delete
@@ -652,7 +652,7 @@ class GenesysSupervisor(_Base):
             self.probe.event("channel.budget_exhausted", **attrs)
             raise ChannelBudgetExhausted(count, CHANNEL_CAP, reserve)
 
-    async def _new_channel(self) -> Any:
+    async def _new_channel(self) -> Channel:
         """A channel for a new link: an idle one of our own, else a new one within the
         budget (the client's channels are listed first); subscribed if topics are set."""
         self._rest_used = True
@@ -672,7 +672,7 @@ class GenesysSupervisor(_Base):
             self._subscribe_s = trio.current_time() - started
         return channel
 
-    def _rotation_deadline(self, channel: Any) -> float:
+    def _rotation_deadline(self, channel: Channel) -> float:
         expires = channel.expires
         if isinstance(expires, datetime):
             remaining = expires.timestamp() - self._wall_now()
@@ -681,10 +681,10 @@ class GenesysSupervisor(_Base):
         lead = min(ROTATE_BEFORE_EXPIRY, max(remaining, 0.0) * 0.5)
         return trio.current_time() + max(remaining - lead, 1.0)
 
-    async def _connect(self, channel: Any) -> tuple[Link, Any]:
+    async def _connect(self, channel: Channel | None) -> tuple[Link, Channel]:
         """Open a link on ``channel`` (or on a new channel when ``None``)."""
         fresh = channel is None
-        if fresh:
+        if channel is None:
             channel = await self._new_channel()
         try:
             link = await self._open_link(channel.connect_uri, channel.id)
@@ -704,7 +704,7 @@ class GenesysSupervisor(_Base):
     async def _connection_loop(self) -> None:
         from genesys_pulse.genesys import AuthRefused
 
-        channel: Any = None
+        channel: Channel | None = None
         restored = False
         while True:
             self._rest_used = False
@@ -749,7 +749,7 @@ class GenesysSupervisor(_Base):
             else:
                 await self._backoff_sleep(link.dead_reason or "closed", rest=channel is None)
 
-    async def _rotate(self, old: Link, channel: Any, reason: str) -> tuple[Link, Any]:
+    async def _rotate(self, old: Link, channel: Channel, reason: str) -> tuple[Link, Channel]:
         """Make-before-break: a new channel and link are current before ``old`` is closed.
 
         Returns the link and channel now current (``old`` if the rotation could
