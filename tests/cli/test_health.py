@@ -32,7 +32,7 @@ import pytest
 import trio
 
 from genesys_pulse.cli import _health
-from genesys_pulse.core._health import HealthSnapshot, TargetHealth, liveness, readiness
+from genesys_pulse.core import HealthSnapshot, TargetHealth, liveness, readiness
 from genesys_pulse.core.config import ConfigErrors, parse_config, parse_listen, with_credentials
 from genesys_pulse.emulator import open_emulator
 from genesys_pulse.monitor import run_monitor

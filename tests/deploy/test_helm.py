@@ -42,7 +42,7 @@ import yaml
 
 from collector._collector import COLLECTOR_DIR, free_loopback_ports, in_ci, running_collector
 from collector._otlp_json import ReceivedTelemetry, attributes, poll_until
-from genesys_pulse.core._schedule import shard_of
+from genesys_pulse.core import shard_of
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "genesys-pulse"

@@ -300,7 +300,7 @@ async def test_redactor_learns_secret_and_tokens_and_masks_debug_logs(
 
     import httpx
 
-    from genesys_pulse.core._redact import RedactingFilter
+    from genesys_pulse.core import RedactingFilter
     from genesys_pulse.core.config import Secret
     from genesys_pulse.emulator import open_emulator
     from genesys_pulse.genesys import OAuthClient

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 import trio
 
-from genesys_pulse.core.model import Event, ProbeKind
+from genesys_pulse.core import Event, ProbeKind
 from genesys_pulse.monitor import Monitor, MonitorSnapshot, take_snapshot
 
 from ._output import _Writer, iso
