@@ -26,18 +26,19 @@ import dataclasses
 import functools
 import json
 import os
-import select
 import ssl
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 import trio
 from opentelemetry.test._otlp_test_server import OtlpProtoTestServer
 
+from _emulator import emulator_process
+from _tls import self_signed, server_context
 from genesys_pulse.core.config import ConfigError, MonitorConfig, TargetConfig, parse_config
 from genesys_pulse.transport import ConnectError, NetConnector
 
@@ -49,29 +50,6 @@ BAD_ID = "refused-client-security-scan"
 RUN_SECONDS = 10
 
 
-def _read_json_line(stream: IO[bytes], timeout: float, key: str) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    buf = b""
-    fd = stream.fileno()
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if not ready:
-            continue
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        buf += chunk
-        while b"\n" in buf:
-            line, buf = buf.split(b"\n", 1)
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(obj, dict) and key in obj:
-                return obj
-    raise TimeoutError(f"no JSON line with {key!r}")
-
-
 def _drain(server: OtlpProtoTestServer, getter: str) -> list[Any]:
     out: list[Any] = []
     queue = getattr(server, getter)
@@ -81,24 +59,21 @@ def _drain(server: OtlpProtoTestServer, getter: str) -> list[Any]:
 
 
 def test_no_secret_or_token_in_anything_emitted(tmp_path: Path) -> None:
-    emu = subprocess.Popen(
-        [
-            sys.executable,
-            str(HERE / "_emulator_proc.py"),
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret",
-            SECRET,
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert emu.stdout is not None and emu.stdin is not None
-    tokens: list[str] = []
-    try:
-        info = _read_json_line(emu.stdout, 20, "base_url")
-        base = info["base_url"]
+    with emulator_process(
+        "--client-id",
+        CLIENT_ID,
+        "--client-secret",
+        SECRET,
+        "--token-ttl",
+        "3",
+        "--heartbeat",
+        "1",
+        "--seed",
+        "3",
+        "--chaos-every",
+        "1",
+    ) as emu:
+        base = emu.base_url
         journal = tmp_path / "audit" / "journal.jsonl"
         config = tmp_path / "pulse.toml"
         config.write_text(
@@ -177,12 +152,7 @@ timeout = 0.2
             spans = _drain(otlp, "_spans_queue")
             metrics = _drain(otlp, "_metrics_queue")
             logs = _drain(otlp, "_logs_queue")
-        emu.stdin.close()
-        tokens = list(_read_json_line(emu.stdout, 20, "tokens")["tokens"])
-    finally:
-        if emu.poll() is None:
-            emu.kill()
-        emu.wait(10)
+    tokens = emu.tokens  # every token it issued, collected as it exited
 
     stdout = run.stdout.decode("utf-8", "replace")
     stderr = run.stderr.decode("utf-8", "replace")
@@ -297,34 +267,8 @@ def test_no_config_field_or_connector_argument_about_verification() -> None:
 async def test_a_self_signed_server_is_refused_and_trusted_only_with_its_ca(
     tmp_path: Path,
 ) -> None:
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    made = await trio.run_process(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ],
-        capture_stdout=True,
-        capture_stderr=True,
-        check=False,
-    )
-    if made.returncode != 0:
-        pytest.skip(f"openssl cannot make a certificate: {made.stderr[-200:]!r}")
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_ctx.load_cert_chain(str(cert), str(key))
+    cert, key = self_signed(tmp_path, subject="/CN=localhost", san="DNS:localhost,IP:127.0.0.1")
+    server_ctx = server_context(cert, key)
 
     async def handler(stream: trio.SocketStream) -> None:
         tls = trio.SSLStream(stream, server_ctx, server_side=True)
