@@ -33,7 +33,7 @@ from _common import current_rss_mib, machine, save, table
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "examples" / "web_service" / "app.py"
-EMULATOR = ROOT / "tests" / "instrumentor" / "_emulator_proc.py"
+EMULATOR = ROOT / "tests" / "_emulator.py"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
