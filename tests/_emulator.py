@@ -3,7 +3,8 @@
 One helper for every such test (the instrumentor's host tests, the secret
 scan): the parent side is :func:`emulator_process` (a context manager giving
 an :class:`EmulatorProc`) and :func:`read_json_line`; the child side is this
-file run as a script::
+file run as a script (below). :func:`cli_emulator` runs the product's own
+``genesys-pulse emulator`` instead, for tests of the CLI and the deployments::
 
     python tests/_emulator.py [--client-id ID] [--client-secret S] [--token-ttl S]
                               [--heartbeat S] [--seed N] [--close-every S] [--chaos-every S]
@@ -32,16 +33,18 @@ import argparse
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["EmulatorProc", "emulator_process", "read_json_line"]
+__all__ = ["EmulatorProc", "cli_emulator", "emulator_process", "read_json_line"]
 
 
 def read_json_line(stream: IO[bytes], timeout: float, key: str) -> tuple[dict[str, Any], bytes]:
@@ -135,6 +138,45 @@ def emulator_process(*args: str, startup: float = 20.0) -> Iterator[EmulatorProc
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
+
+
+@contextmanager
+def cli_emulator(
+    *args: str, env: Mapping[str, str] | None = None, startup: float = 30.0
+) -> Iterator[dict[str, Any]]:
+    """``genesys-pulse emulator --port 0 ARGS`` as a subprocess; yields its JSON line.
+
+    The line holds ``base_url``, ``login_url``, ``api_url``, ``client_id`` and
+    ``client_secret``. ``env`` replaces the environment (default: inherited).
+    On exit the emulator gets SIGTERM (and is killed if it has not stopped
+    within 20 s); a missing line within ``startup`` seconds raises
+    ``TimeoutError`` with the tail of its stderr.
+    """
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "genesys_pulse.cli", "emulator", "--port", "0", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=None if env is None else dict(env),
+        )
+        assert proc.stdout is not None
+        try:
+            try:
+                info, _ = read_json_line(proc.stdout, startup, "client_id")
+            except TimeoutError as exc:
+                err.seek(0)
+                raise TimeoutError(f"{exc}; stderr: {err.read()[-2000:]!r}") from None
+            yield info
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:  # pragma: no cover - diagnostic path
+                proc.kill()
+                proc.wait(10)
+            proc.stdout.close()
 
 
 # -- the child process --------------------------------------------------------------------

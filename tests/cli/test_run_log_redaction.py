@@ -9,29 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _emulator import cli_emulator
+
 SECRET = "s3cr3t-Very-Distinctive-Value-4711"
 
 
 def test_debug_logs_mask_client_secret_and_tokens(tmp_path: Path) -> None:
     env = {**os.environ, "GENESYS_PULSE_EMULATOR_CLIENT_SECRET": SECRET}
-    emu = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "genesys_pulse.cli",
-            "emulator",
-            "--port",
-            "0",
-            "--token-ttl",
-            "300",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert emu.stdout is not None
-        info = json.loads(emu.stdout.readline())
+    with cli_emulator("--token-ttl", "300", env=env) as info:
         assert info["client_secret"] == SECRET
         cfg = tmp_path / "pulse.toml"
         cfg.write_text(
@@ -67,9 +52,6 @@ def test_debug_logs_mask_client_secret_and_tokens(tmp_path: Path) -> None:
             env=run_env,
             timeout=60,
         )
-    finally:
-        emu.terminate()
-        emu.wait(timeout=10)
     assert done.returncode == 0, done.stderr[-2000:]
     # The debug logs really were on (httpcore/httpx talk at DEBUG) ...
     assert "DEBUG" in done.stderr

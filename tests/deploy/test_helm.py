@@ -24,7 +24,6 @@ exactly one instance, the one its shard hash names.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -40,6 +39,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from _emulator import cli_emulator
 from collector._collector import COLLECTOR_DIR, free_loopback_ports, in_ci, running_collector
 from collector._otlp_json import ReceivedTelemetry, attributes, poll_until
 from genesys_pulse.core import shard_of
@@ -332,24 +332,8 @@ def container_command(
 
 @pytest.fixture
 def emulator() -> Iterator[dict[str, str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "genesys_pulse.cli", "emulator", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line, proc.stderr.read() if proc.stderr else ""
-        yield json.loads(line)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # pragma: no cover - diagnostic path
-            proc.kill()
-            proc.wait()
+    with cli_emulator() as info:
+        yield info
 
 
 @pytest.mark.collector
