@@ -89,3 +89,29 @@ async def test_max_targets_limits_the_work_but_not_the_totals(
     assert [t.id for t in snap.targets] == ["target-00"]
     assert snap.total_targets == 3 and snap.total_kinds == 9
     assert len(snap.targets[0].kinds[0].recent) == 2
+
+
+async def test_a_target_backing_off_shows_why_and_when_it_retries(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The socket closed and upgrades hang: the snapshot says ``backoff``, with the reason,
+    the error and the time to the next attempt of the ``reconnect`` event reported last."""
+    async with monitored(lambda e: genesys_config(e)) as (emu, monitor, col, _):
+        await trio.sleep(3)
+        emu.faults.hang_upgrades(count=1000)
+        emu.faults.close(1011, "snapshot test")
+        snap = take_snapshot(monitor)
+        with trio.fail_after(120):
+            while snap.targets[0].connection != "backoff":
+                await trio.sleep(0.05)
+                snap = take_snapshot(monitor)
+        reported = col.named("reconnect")[-1]  # the back-off the snapshot was taken in
+    target = snap.targets[0]
+    assert target.backoff is not None
+    assert target.backoff.reason == reported.attributes["reason"]
+    assert target.backoff.error == reported.attributes["error"]
+    delay = reported.attributes["delay_s"]
+    assert isinstance(delay, float)
+    assert target.backoff.retry_in_s is not None
+    assert 0.0 <= target.backoff.retry_in_s <= delay + 0.001
+    assert target.ever_connected and target.failure is None
