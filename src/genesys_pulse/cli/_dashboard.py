@@ -3,8 +3,8 @@
 Each frame is drawn from one immutable
 :class:`~genesys_pulse.monitor.MonitorSnapshot` (``take_snapshot``), taken
 once per frame and turned into a :class:`Row` per target and probe kind, so
-the drawing code never reaches into the monitor's live statistics. The layout follows the terminal's width:
-columns are dropped in a fixed order (p95, jitter, the sparkline, p99,
+the drawing code never reaches into the monitor's live statistics. The
+layout follows the terminal's width: columns are dropped in a fixed order (p95, jitter, the sparkline, p99,
 stability) until a row fits, and the threshold state and the connection are
 never dropped, so an 80-column terminal still shows what matters.
 
@@ -48,7 +48,7 @@ _SPARK = 30
 """The widest sparkline (slots)."""
 
 
-def sparkline(values: Sequence[float | None], width: int = 30) -> str:
+def sparkline(values: Sequence[float | None], width: int = _SPARK) -> str:
     """Recent RTTs as block characters (oldest left); ``x`` marks a timeout."""
     if width <= 0:
         return ""
