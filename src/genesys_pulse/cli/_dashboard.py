@@ -4,9 +4,10 @@ Each frame is drawn from one immutable
 :class:`~genesys_pulse.monitor.MonitorSnapshot` (``take_snapshot``), taken
 once per frame and turned into a :class:`Row` per target and probe kind, so
 the drawing code never reaches into the monitor's live statistics. The
-layout follows the terminal's width: columns are dropped in a fixed order (p95, jitter, the sparkline, p99,
-stability) until a row fits, and the threshold state and the connection are
-never dropped, so an 80-column terminal still shows what matters.
+layout follows the terminal's width: columns are dropped in a fixed order
+(p95, jitter, the sparkline, p99, stability) until a row fits, and the
+threshold state and the connection are never dropped, so an 80-column
+terminal still shows what matters.
 
 On exit (Ctrl-C, SIGTERM, ``--duration``) the dashboard prints a plain-text
 summary of the whole run below the last frame, so the figures stay on the
