@@ -1,7 +1,9 @@
 """The Genesys Cloud client: OAuth client credentials and the Notifications REST API.
 
 * :class:`OAuthClient` fetches and caches a client-credentials token and
-  refreshes it ahead of expiry (and at once after a REST ``401``).
+  refreshes it ahead of expiry (and at once after a REST ``401``);
+  ``OAuthClient.keep_fresh`` does so in a task of its own, backing off
+  with core ``Backoff`` while the login service fails.
 * :class:`NotificationsClient` creates channels and manages subscriptions.
 * Regions: :func:`find_region`, :func:`login_base_from_api_base`.
 
