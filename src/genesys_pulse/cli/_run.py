@@ -45,13 +45,13 @@ from typing import Any
 
 import trio
 
+from genesys_pulse.config_sources import load_config
 from genesys_pulse.core import RedactingFilter
 from genesys_pulse.core.config import (
     CONFIG_ENV,
     ConfigError,
     ConfigErrors,
     MonitorConfig,
-    load_config,
     missing_credentials,
     parse_config,
     parse_duration,

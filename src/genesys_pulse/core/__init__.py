@@ -10,6 +10,7 @@ from there); everything else public is re-exported here.
 """
 
 from ._backoff import Backoff
+from ._duration import DURATION_UNITS, parse_duration
 from ._health import DEFAULT_LAG_WINDOW, HealthSnapshot, TargetHealth, liveness, readiness
 from ._heartbeat import HeartbeatGap, HeartbeatTracker
 from ._jitter import JitterTracker, ipdv
@@ -56,6 +57,7 @@ __all__ = [
     "DEFAULT_LAG_WINDOW",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_STALL_THRESHOLD",
+    "DURATION_UNITS",
     "EVENT_NAMES",
     "HEARTBEAT",
     "PONG",
@@ -108,6 +110,7 @@ __all__ = [
     "ipdv",
     "liveness",
     "nearest_rank",
+    "parse_duration",
     "parse_report_lines",
     "parse_server_message",
     "phase_for",
