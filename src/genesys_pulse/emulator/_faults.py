@@ -5,6 +5,11 @@ are set from Python (``emulator.faults.set_pong_delay(...)``), from the command
 line (``--fault SPEC``, parsed by :func:`parse_fault_spec`) and from scenarios
 (see :mod:`genesys_pulse.emulator._scenarios`).
 
+It is one module of about a thousand lines on purpose: a new fault is one
+entry in the text grammar's table (``_FAULTS``), one controller method and one
+line of :meth:`FaultSpec.apply` mapping the first onto the second, and those
+change together.
+
 Kinds of fault:
 
 * **Policies** that stay in force until changed: the delay of application
