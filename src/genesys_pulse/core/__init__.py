@@ -1,12 +1,14 @@
 """The pure core: estimators, windows, threshold machines, schedules,
 backoff, Genesys message parsing and configuration.
 
-Nothing in this package opens a socket, reads a clock or imports trio.
+Nothing in this package opens a socket, reads a clock, a file or the
+environment, or imports trio (``lint-imports`` and tests/contracts check it).
 Every function takes the time it needs as an argument, so it can be tested
 with plain data (the h11/wsproto way).
 
 The configuration model lives in :mod:`genesys_pulse.core.config` (import it
-from there); everything else public is re-exported here.
+from there; reading the file and ``os.environ`` is
+:mod:`genesys_pulse.config_sources`); everything else public is re-exported here.
 """
 
 from ._backoff import Backoff
