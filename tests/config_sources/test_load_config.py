@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from genesys_pulse.config_sources import load_config
-from genesys_pulse.core.config import ConfigWarning, Secret
+from genesys_pulse.config_sources import load_config, read_config_file
+from genesys_pulse.core.config import MISSING, ConfigErrors, ConfigWarning, Secret, loads_config
 
 SECRET = "zz-TOP-secret-4f1c9e"
 MINIMAL = '[[targets]]\nid = "target-01"\nenvironment = "mypurecloud.ie"\n'
@@ -53,3 +53,32 @@ def test_load_config_defaults_to_os_environ(
     g = load_config(str(p)).targets[0].genesys
     assert g is not None and g.client_secret == Secret(SECRET)
     assert os.environ["GENESYS_CLOUD_CLIENT_SECRET"] == SECRET
+
+
+def test_read_config_file_gives_text_and_mode(tmp_path: Path) -> None:
+    p = tmp_path / "pulse.toml"
+    p.write_text(MINIMAL)
+    p.chmod(0o640)
+    text, mode = read_config_file(str(p))
+    assert text == MINIMAL and mode & 0o777 == 0o640
+
+
+def test_a_toml_error_in_a_file_names_the_file_and_in_text_does_not(tmp_path: Path) -> None:
+    bad = 'window = "30s"\n[[targets]\n'
+    p = tmp_path / "bad.toml"
+    p.write_text(bad)
+    with pytest.raises(ConfigErrors) as from_file:
+        load_config(p, {})
+    with pytest.raises(ConfigErrors) as from_text:
+        loads_config(bad, {})
+    assert from_file.value.field == from_text.value.field == "file"
+    assert from_file.value.value == str(p) and str(p) in str(from_file.value)
+    assert from_text.value.value is MISSING
+    assert from_file.value.rule == from_text.value.rule  # one TOML reader, one message
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigErrors, match="is not a regular file"):
+        load_config(fifo, {})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from genesys_pulse.core._config_model import (
@@ -258,12 +258,12 @@ def parse_toml(text: str, *, source: str | None = None) -> dict[str, Any]:
     deep (``RecursionError``). A leading byte-order mark is accepted (editors
     on Windows write one).
     """
-    error: Callable[[str], ConfigErrors]
-    if source is None:
-        error = lambda rule: ConfigErrors([ConfigError("file", MISSING, rule)])  # noqa: E731
-    else:
-        name = source
-        error = lambda rule: config_file_error(name, rule)  # noqa: E731
+
+    def error(rule: str) -> ConfigErrors:
+        if source is None:
+            return ConfigErrors([ConfigError("file", MISSING, rule)])
+        return config_file_error(source, rule)
+
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
