@@ -66,7 +66,8 @@ async def main(duration: float) -> None:
     tally = Tally()
     async with open_emulator() as emu:
         # A real deployment sets environment = "mypurecloud.ie" (or loads a file
-        # with load_config) and the credentials come from the environment.
+        # with genesys_pulse.config_sources.load_config) and the credentials come
+        # from the environment.
         target = {"kind": "genesys", "id": "embedded-demo", "environment": "mypurecloud.ie"}
         config = parse_config({"window": 5, "targets": [{**target, "interval": 0.5}]}, env={})
         config = with_credentials(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import warnings
 from pathlib import Path
 
 import pytest
@@ -16,13 +14,11 @@ from genesys_pulse.core.config import (
     ENV_TARGET_VARIABLES,
     ConfigError,
     ConfigErrors,
-    ConfigWarning,
     GenesysSettings,
     Levels,
     MonitorConfig,
     Secret,
     TargetConfig,
-    load_config,
     loads_config,
     missing_credentials,
     parse_config,
@@ -301,46 +297,9 @@ def test_config_objects_are_frozen() -> None:
         cfg.targets[0].interval = 2.0  # type: ignore[misc]
 
 
-# --- load_config, the region table, and the reference staying in step ---------------------
+# --- the region table, and the reference staying in step (load_config: tests/config_sources) --
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
-MINIMAL = '[[targets]]\nid = "target-01"\nenvironment = "mypurecloud.ie"\n'
-
-
-def test_load_config_reads_file_and_config_variable(tmp_path: Path) -> None:
-    p = tmp_path / "pulse.toml"
-    p.write_text(MINIMAL)
-    p.chmod(0o600)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        cfg = load_config(p, {})
-        assert cfg.targets[0].id == "target-01"
-        assert load_config(None, {"GENESYS_PULSE_CONFIG": str(p)}) == cfg
-        env_only = load_config(None, {"GENESYS_PULSE_ENVIRONMENT": "mypurecloud.ie"})
-    assert env_only.targets[0].id == "genesys-mypurecloud-ie"
-
-
-def test_load_config_warns_on_readable_file_with_client_id(tmp_path: Path) -> None:
-    p = tmp_path / "pulse.toml"
-    p.write_text(MINIMAL + 'client_id = "abc"\n')
-    p.chmod(0o640)
-    with pytest.warns(ConfigWarning, match="readable by group/others"):
-        load_config(p, {})
-    p.chmod(0o600)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        load_config(p, {})
-
-
-def test_load_config_defaults_to_os_environ(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    p = tmp_path / "pulse.toml"
-    p.write_text(MINIMAL)
-    monkeypatch.setenv("GENESYS_CLOUD_CLIENT_SECRET", SECRET)
-    g = load_config(str(p)).targets[0].genesys
-    assert g is not None and g.client_secret == Secret(SECRET)
-    assert os.environ["GENESYS_CLOUD_CLIENT_SECRET"] == SECRET
 
 
 def test_region_table() -> None:
@@ -359,7 +318,7 @@ def test_region_table() -> None:
 
 def test_reference_documents_every_key_variable_and_region() -> None:
     doc = DOC.read_text(encoding="utf-8")
-    from genesys_pulse.core import config as c
+    from genesys_pulse.core import _config_values as c
 
     keys = {*c._TARGET_KEYS, *c._TOP_KEYS, *c._MEASURES, *c._HYSTERESIS_KEYS, *c._LEVEL_KEYS}
     for key in sorted(keys):

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from genesys_pulse.cli import main
+from genesys_pulse.config_sources import load_config
 from genesys_pulse.core.config import (
     MAX_SHOWN_KEY,
     ConfigErrors,
-    load_config,
     loads_config,
     parse_config,
 )

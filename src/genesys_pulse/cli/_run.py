@@ -45,13 +45,13 @@ from typing import Any
 
 import trio
 
+from genesys_pulse.config_sources import load_config
 from genesys_pulse.core import RedactingFilter
 from genesys_pulse.core.config import (
     CONFIG_ENV,
     ConfigError,
     ConfigErrors,
     MonitorConfig,
-    load_config,
     missing_credentials,
     parse_config,
     parse_duration,
@@ -175,6 +175,7 @@ def _parse_settings(items: list[str]) -> dict[str, Any]:
     from genesys_pulse.emulator import EmulatorSettings
 
     known = set(EmulatorSettings.field_names())
+    seconds = {f.name for f in dataclasses.fields(EmulatorSettings) if f.type == "float"}
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -197,6 +198,11 @@ def _parse_settings(items: list[str]) -> dict[str, Any]:
                     value = float(raw)
                 except ValueError:
                     value = raw
+        if isinstance(value, str) and key in seconds:  # "5s", "2min": the config's grammar
+            try:
+                value = parse_duration(value)
+            except ValueError as exc:
+                raise ConfigError("--emulator-setting", item, f"({key}) {exc}") from None
         out[key] = value
     return out
 

@@ -16,11 +16,11 @@ import os
 import sys
 import warnings
 
+from genesys_pulse.config_sources import load_config
 from genesys_pulse.core.config import (
     CONFIG_ENV,
     ConfigError,
     ConfigErrors,
-    load_config,
     missing_credentials,
     redacted,
 )

@@ -1,15 +1,18 @@
 """The pure core: estimators, windows, threshold machines, schedules,
 backoff, Genesys message parsing and configuration.
 
-Nothing in this package opens a socket, reads a clock or imports trio.
+Nothing in this package opens a socket, reads a clock, a file or the
+environment, or imports trio (``lint-imports`` and tests/contracts check it).
 Every function takes the time it needs as an argument, so it can be tested
 with plain data (the h11/wsproto way).
 
 The configuration model lives in :mod:`genesys_pulse.core.config` (import it
-from there); everything else public is re-exported here.
+from there; reading the file and ``os.environ`` is
+:mod:`genesys_pulse.config_sources`); everything else public is re-exported here.
 """
 
 from ._backoff import Backoff
+from ._duration import DURATION_UNITS, parse_duration
 from ._health import DEFAULT_LAG_WINDOW, HealthSnapshot, TargetHealth, liveness, readiness
 from ._heartbeat import HeartbeatGap, HeartbeatTracker
 from ._jitter import JitterTracker, ipdv
@@ -56,6 +59,7 @@ __all__ = [
     "DEFAULT_LAG_WINDOW",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_STALL_THRESHOLD",
+    "DURATION_UNITS",
     "EVENT_NAMES",
     "HEARTBEAT",
     "PONG",
@@ -108,6 +112,7 @@ __all__ = [
     "ipdv",
     "liveness",
     "nearest_rank",
+    "parse_duration",
     "parse_report_lines",
     "parse_server_message",
     "phase_for",

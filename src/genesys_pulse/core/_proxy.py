@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from genesys_pulse.core.config import Secret
+from genesys_pulse.core._config_model import Secret
 
 __all__ = [
     "DEFAULT_PROXY_PORT",

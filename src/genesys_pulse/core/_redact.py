@@ -27,7 +27,7 @@ import re
 import threading
 from collections.abc import Iterable
 
-from genesys_pulse.core.config import Secret, redacted
+from genesys_pulse.core._config_model import Secret, redacted
 
 __all__ = ["MASK", "SENSITIVE_KEYS", "RedactingFilter", "redact_text", "redacted"]
 

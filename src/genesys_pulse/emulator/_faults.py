@@ -5,6 +5,11 @@ are set from Python (``emulator.faults.set_pong_delay(...)``), from the command
 line (``--fault SPEC``, parsed by :func:`parse_fault_spec`) and from scenarios
 (see :mod:`genesys_pulse.emulator._scenarios`).
 
+It is one module of about a thousand lines on purpose: a new fault is one
+entry in the text grammar's table (``_FAULTS``), one controller method and one
+line of :meth:`FaultSpec.apply` mapping the first onto the second, and those
+change together.
+
 Kinds of fault:
 
 * **Policies** that stay in force until changed: the delay of application
@@ -31,7 +36,8 @@ Grammar::
 
     SPEC     := NAME [ "=" ARG ( ":" ARG )* ]
     ARG      := VALUE | KEY "=" VALUE
-    DURATION := NUMBER [ "us" | "ms" | "s" | "m" | "h" ]     (bare number: seconds)
+    DURATION := NUMBER [ UNIT ]    (bare number: seconds; the configuration's grammar,
+                                    UNIT one of ns us µs ms s m min h; e.g. 20ms, 1.5s, 1e-3)
     DELAY    := "fixed:" DURATION
               | "normal:" MEAN ":" STDEV [ ":floor=" DURATION ]
               | "uniform:" LOW ":" HIGH
@@ -71,7 +77,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -79,6 +84,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import trio
+
+# The one shared piece of client code: the duration grammar users type (an input
+# language, not a measurement; see the emulator contract in pyproject.toml).
+from genesys_pulse.core import parse_duration as _core_parse_duration
 
 __all__ = [
     "Action",
@@ -118,30 +127,21 @@ class FaultSpecError(ValueError):
 # ---------------------------------------------------------------------------
 # durations and delay distributions
 
-_DURATION_RE = re.compile(r"\A\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|ms|s|m|h)?\s*\Z")
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
 
 def parse_duration(value: str | float | int, *, field: str = "duration") -> float:
     """Parse ``"20ms"``, ``"1.5s"``, ``"2m"``, ``"1h"``, ``"500us"`` or a number of seconds.
 
+    The grammar is the configuration's (:func:`genesys_pulse.core.parse_duration`,
+    documented in docs/configuration.md), so a duration written for the monitor
+    works in a fault spec or a scenario too; only the error type differs.
+
     Raises:
       FaultSpecError: if the value is not a non-negative finite duration.
     """
-    if isinstance(value, bool):
-        raise FaultSpecError(f"{field}: expected a duration, got {value!r}", field=field)
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION_RE.fullmatch(value)
-        if match is None:
-            raise FaultSpecError(
-                f"{field}: {value!r} is not a duration (use e.g. 20ms, 1.5s, 2m)", field=field
-            )
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if not math.isfinite(seconds) or seconds < 0:
-        raise FaultSpecError(f"{field}: duration must be >= 0, got {value!r}", field=field)
-    return seconds
+    try:
+        return _core_parse_duration(value)
+    except ValueError as exc:
+        raise FaultSpecError(f"{field}: {value!r} {exc}", field=field) from None
 
 
 @dataclass(frozen=True)

@@ -113,12 +113,8 @@ class GenesysPulseInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return self._standby is not None and self._standby.is_alive()
 
     def _start(self, kwargs: Mapping[str, Any]) -> None:
-        from genesys_pulse.core.config import (
-            MonitorConfig,
-            load_config,
-            missing_credentials,
-            redacted,
-        )
+        from genesys_pulse.config_sources import load_config
+        from genesys_pulse.core.config import MonitorConfig, missing_credentials, redacted
 
         helper = helper_interpreter()
         if helper is not None:
