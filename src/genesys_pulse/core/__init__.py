@@ -10,6 +10,14 @@ from there); everything else public is re-exported here.
 """
 
 from ._backoff import Backoff
+from ._events import (
+    CONNECT_PHASES,
+    E_CONNECT_PHASE,
+    EVENT_ATTRS,
+    AttrSpec,
+    Sink,
+    contract_problems,
+)
 from ._health import DEFAULT_LAG_WINDOW, HealthSnapshot, TargetHealth, liveness, readiness
 from ._heartbeat import HeartbeatGap, HeartbeatTracker
 from ._jitter import JitterTracker, ipdv
@@ -53,15 +61,19 @@ from .model import EVENT_NAMES, AttrValue, Event, Level, ProbeKind, Sample
 __all__ = [
     "APP_PING",
     "CATEGORIES",
+    "CONNECT_PHASES",
     "DEFAULT_LAG_WINDOW",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_STALL_THRESHOLD",
+    "EVENT_ATTRS",
     "EVENT_NAMES",
+    "E_CONNECT_PHASE",
     "HEARTBEAT",
     "PONG",
     "PREVIOUS_UNANSWERED",
     "REGIONS",
     "AppPongMatcher",
+    "AttrSpec",
     "AttrValue",
     "Backoff",
     "ChannelFailure",
@@ -92,6 +104,7 @@ __all__ = [
     "Resolution",
     "RttWindow",
     "Sample",
+    "Sink",
     "ServerMessage",
     "SocketClosing",
     "StabilityWindow",
@@ -102,6 +115,7 @@ __all__ = [
     "Transition",
     "Unknown",
     "app_ping_message",
+    "contract_problems",
     "control_payload",
     "find_region",
     "first_window_end",
