@@ -118,7 +118,8 @@ def test_metric_values() -> None:
         ("heartbeat_silence", "heartbeat"): 0,
     }
     (lag,) = points["genesys.monitor.loop.lag"][1]
-    assert lag.count == 59 and lag.max == pytest.approx(0.002)
+    # one loop-lag point per probe slot (30 slots sent), not per probe
+    assert lag.count == 30 and lag.max == pytest.approx(0.002)
 
 
 def test_threshold_state_levels() -> None:
@@ -651,7 +652,7 @@ def test_every_metric_point_names_the_monitoring_process_when_given() -> None:
 
 
 def test_the_after_fork_purge_finds_the_sdk_storage_or_says_it_cannot() -> None:
-    from genesys_pulse.telemetry._otel_sink import _drop_from_sdk
+    from genesys_pulse.telemetry._otel_metrics import _drop_from_sdk
 
     def genesys_names() -> list[str]:
         data = p.metrics.get_metrics_data()  # None: nothing at all to export
@@ -668,7 +669,7 @@ def test_the_after_fork_purge_finds_the_sdk_storage_or_says_it_cannot() -> None:
     # what the fork handler does in a child (here without forking)
     sink._retire_after_fork()
     sink._observed.forget_after_fork()
-    assert _drop_from_sdk(p.meter_provider, sink._instruments)
+    assert _drop_from_sdk(p.meter_provider, sink._metrics.instruments)
     assert _drop_from_sdk(p.meter_provider, sink._observed.instruments)
     assert genesys_names() == []  # nothing to re-export
     sink.on_sample(sample(0, ProbeKind.CONTROL, 0.05))  # a retired sink records nothing

@@ -4,8 +4,8 @@ An :class:`~genesys_pulse.core.model.Event` stays a name plus a flat mapping of
 attributes (so the JSON lines, the journal and user callbacks see exactly what
 they saw before); this module says, per event name, which keys that mapping
 holds and what type each value has. The contract is written as
-:class:`~typing.TypedDict` classes (one per event name, functional syntax
-because several keys are dotted semantic-convention names or keywords such as
+:class:`~typing.TypedDict` classes (one per event name; the functional syntax
+where a key is a dotted semantic-convention name or a keyword such as
 ``from``): emit sites can build their attributes as one of them and be type
 checked, and :data:`EVENT_ATTRS` turns them into a runtime table that
 :func:`contract_problems` checks any event against. A test runs the
@@ -19,10 +19,10 @@ allowed values. The ``window`` event's keys are ``window_s`` plus
 ``<probe type>.<key>`` for the keys of :data:`WINDOW_SUMMARY_KEYS`.
 
 The :class:`Sink` protocol lives here too: it is the other half of the same
-contract (what receives these events).
+contract (what receives these events). This module does not use postponed
+annotations: on Python 3.11 a TypedDict whose annotations are strings loses
+its ``NotRequired`` keys (``__required_keys__`` would list every key).
 """
-
-from __future__ import annotations
 
 import typing
 from collections.abc import Mapping
@@ -33,9 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONNECT_PHASES",
-    "E_CONNECT_PHASE",
     "EVENT_ATTRS",
     "EVENT_NAMES",
+    "E_CONNECT_PHASE",
     "WINDOW_SUMMARY_KEYS",
     "AttrSpec",
     "Sink",
@@ -51,10 +51,10 @@ class Sink(Protocol):
     work to a task of your own). Exceptions are caught and counted.
     """
 
-    def on_sample(self, sample: Sample) -> None:
+    def on_sample(self, sample: "Sample") -> None:
         """Receive one sample."""
 
-    def on_event(self, event: Event) -> None:
+    def on_event(self, event: "Event") -> None:
         """Receive one event."""
 
 
@@ -71,8 +71,17 @@ CONNECT_PHASES: Final[tuple[str, ...]] = typing.get_args(ConnectPhase)
 #: subscription), ``handshake`` (the WebSocket upgrade).
 E_CONNECT_PHASE: Final = "genesys.connect.phase"
 
-MonitorStarted = TypedDict("MonitorStarted", {"targets": int, "config": str})
-MonitorStopped = TypedDict("MonitorStopped", {"failed_targets": int, "config": str})
+
+class MonitorStarted(TypedDict):
+    targets: int
+    config: str
+
+
+class MonitorStopped(TypedDict):
+    failed_targets: int
+    config: str
+
+
 ThresholdChange = TypedDict(
     "ThresholdChange",
     {
@@ -83,15 +92,15 @@ ThresholdChange = TypedDict(
         "value": float | Literal["timeout"],
     },
 )
-Timeout = TypedDict(
-    "Timeout",
-    {
-        "probe": ProbeType,
-        "seq": NotRequired[int],
-        "reason": NotRequired[str],
-        "silence_s": NotRequired[float],
-    },
-)
+
+
+class Timeout(TypedDict):
+    probe: ProbeType
+    seq: NotRequired[int]
+    reason: NotRequired[str]
+    silence_s: NotRequired[float]
+
+
 Reconnect = TypedDict(
     "Reconnect",
     {
@@ -104,20 +113,29 @@ Reconnect = TypedDict(
         "server.address": NotRequired[str],
     },
 )
-Rotation = TypedDict("Rotation", {"reason": str})
-TokenIssued = TypedDict(
-    "TokenIssued", {"expires_in_s": float, "refresh_in_s": float, "duration_s": float}
-)
-TokenRefresh = TypedDict("TokenRefresh", {"reason": str})
-TokenFailed = TypedDict(
-    "TokenFailed",
-    {
-        "reason": str,
-        "status": NotRequired[int],
-        "kept_old": NotRequired[bool],
-        "endpoint": NotRequired[str],
-    },
-)
+
+
+class Rotation(TypedDict):
+    reason: str
+
+
+class TokenIssued(TypedDict):
+    expires_in_s: float
+    refresh_in_s: float
+    duration_s: float
+
+
+class TokenRefresh(TypedDict):
+    reason: str
+
+
+class TokenFailed(TypedDict):
+    reason: str
+    status: NotRequired[int]
+    kept_old: NotRequired[bool]
+    endpoint: NotRequired[str]
+
+
 HttpRetry = TypedDict(
     "HttpRetry",
     {
@@ -133,10 +151,18 @@ HttpRetry = TypedDict(
         "server.address": NotRequired[str],
     },
 )
-ChannelCreated = TypedDict("ChannelCreated", {"expires": str, "duration_s": float})
-ChannelExpired = TypedDict(
-    "ChannelExpired", {"status": NotRequired[int], "result": NotRequired[str]}
-)
+
+
+class ChannelCreated(TypedDict):
+    expires: str
+    duration_s: float
+
+
+class ChannelExpired(TypedDict):
+    status: NotRequired[int]
+    result: NotRequired[str]
+
+
 ChannelBudgetExhausted = TypedDict(
     "ChannelBudgetExhausted",
     {
@@ -146,23 +172,50 @@ ChannelBudgetExhausted = TypedDict(
         "level": LevelName,
     },
 )
-ConnectionLost = TypedDict(
-    "ConnectionLost", {"reason": str, "code": int, "close_reason": str, "planned": bool}
-)
-ConnectionEstablished = TypedDict(
-    "ConnectionEstablished",
-    {"restored": bool, "handshake_s": float, "subscribe_s": NotRequired[float]},
-)
+
+
+class ConnectionLost(TypedDict):
+    reason: str
+    code: int
+    close_reason: str
+    planned: bool
+
+
+class ConnectionEstablished(TypedDict):
+    restored: bool
+    handshake_s: float
+    subscribe_s: NotRequired[float]
+
+
 ConnectionRestored = TypedDict(
     "ConnectionRestored", {"outage_s": float, "genesys.outage.uncertainty_s": float}
 )
-SocketClosingNotice = TypedDict("SocketClosingNotice", {"rotate": bool})
-LocalStall = TypedDict("LocalStall", {"lateness_s": float, "duration_s": float})
-Window = TypedDict("Window", {"window_s": float})
-CallbackFailed = TypedDict(
-    "CallbackFailed", {"source": str, "error": str, "failures": int, "total_failures": int}
-)
-ConnectPhaseEnded = TypedDict("ConnectPhaseEnded", {"phase": ConnectPhase, "duration_s": float})
+
+
+class SocketClosingNotice(TypedDict):
+    rotate: bool
+
+
+class LocalStall(TypedDict):
+    lateness_s: float
+    duration_s: float
+
+
+class Window(TypedDict):
+    window_s: float
+
+
+class CallbackFailed(TypedDict):
+    source: str
+    error: str
+    failures: int
+    total_failures: int
+
+
+class ConnectPhaseEnded(TypedDict):
+    phase: ConnectPhase
+    duration_s: float
+
 
 #: Event name -> the TypedDict of its attributes.
 EVENT_TYPES: Final[Mapping[str, type]] = {
@@ -249,7 +302,7 @@ def _matches(value: object, hint: Any) -> bool:
     return isinstance(value, hint)
 
 
-def contract_problems(name: str, attributes: Mapping[str, AttrValue]) -> list[str]:
+def contract_problems(name: str, attributes: "Mapping[str, AttrValue]") -> list[str]:
     """What is wrong with an event of *name* carrying *attributes* ([] when it fits).
 
     One line per problem: an unknown event name, a missing required key, a key
@@ -263,10 +316,10 @@ def contract_problems(name: str, attributes: Mapping[str, AttrValue]) -> list[st
         if spec.required and key not in attributes:
             out.append(f"{name}: missing {key!r}")
     for key, value in attributes.items():
-        spec = specs.get(key)
+        found = specs.get(key)
         hint: Any
-        if spec is not None:
-            hint = spec.type
+        if found is not None:
+            hint = found.type
         elif name == "window":
             probe, _, summary_key = key.partition(".")
             hint = WINDOW_SUMMARY_KEYS.get(summary_key) if probe in _PROBE_TYPES else None

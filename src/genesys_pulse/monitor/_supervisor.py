@@ -705,7 +705,9 @@ class GenesysSupervisor(_Base):
             started = trio.current_time()
             await self._api.put_subscriptions(channel.id, list(self.settings.topics))
             self._subscribe_s = trio.current_time() - started
-            self.probe.event(E_CONNECT_PHASE, phase="subscribe", duration_s=round(self._subscribe_s, 6))
+            self.probe.event(
+                E_CONNECT_PHASE, phase="subscribe", duration_s=round(self._subscribe_s, 6)
+            )
         return channel
 
     def _rotation_deadline(self, channel: Any) -> float:
