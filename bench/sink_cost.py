@@ -14,12 +14,18 @@ an answered one, a send lateness of a few hundred microseconds) is fed into
   exporters drop everything (the set-up of ``bench/_arms.py --sink otel-memory``).
 
 Each arm runs for the sink of this checkout and, with ``--baseline REV``
-(default: the last commit before the observable-instrument rewrite), for the
-sink of that git revision, loaded from ``git show`` as a module, so the before
-and after figures come from the same run. The ``floor`` row is what the
-contract cannot avoid on the SDK: one SDK histogram record per histogram point
-it requires (loop lag per sent probe; RTT and IPDV jitter per answered,
-unstalled probe), made directly on SDK instruments.
+(default: the last commit before the sink was split by signal and loop lag
+went to one record per slot), for the sink of that git revision, loaded from
+``git show`` as a module, so the before and after figures come from the same
+run. The ``floor`` row is what the contract cannot avoid on the SDK: one SDK
+histogram record per histogram point it requires (loop lag per probe slot;
+RTT and IPDV jitter per answered, unstalled probe), made directly on SDK
+instruments.
+
+``calls/slot`` counts the synchronous instrument calls (``record``, ``add``,
+``set``) each sink makes per probe slot of one target, on a counting meter
+provider fed the same stream (what the SDK is asked to do, whatever each call
+costs there).
 
 The first slot of every target is fed before timing (it creates the series and
 opens the window spans). Then ``--rounds`` rounds of ``--slots`` slots each,
@@ -55,8 +61,9 @@ from _common import machine, save, table
 
 ROOT = Path(__file__).resolve().parents[1]
 SINK_PATH = "src/genesys_pulse/telemetry/_otel_sink.py"
-#: The sink before counters and the smoothed-jitter gauge became observable.
-DEFAULT_BASELINE = "8ae2ef3"
+#: The sink before it was split by signal and recorded loop lag once per slot
+#: (the single-module sink of the previous design).
+DEFAULT_BASELINE = "e24170c"
 T0 = 1_800_000_000.0
 #: Slots fed before timing: the first creates the series and spans, the second
 #: the jitter series (the first answered probe of a series has no IPDV).
@@ -205,12 +212,67 @@ class Floor:
             )
             attrs = self.attrs[(s.target, s.probe)] = {**base, "genesys.ping.type": s.probe.value}
         base = self.base[s.target]
-        if s.sent_mono is not None:
+        if s.sent_mono is not None and s.probe.value == "control":  # once per slot
             self.lag.record(max(0.0, s.sent_mono - s.scheduled_mono), base)
         if s.rtt_s is not None and not s.local_stall:
             self.rtt.record(s.rtt_s, attrs)
             if s.jitter_s is not None:
                 self.jit.record(s.jitter_s, attrs)
+
+
+def counting_providers() -> tuple[dict[str, Any], list[int]]:
+    """No-op providers whose meter counts every synchronous instrument call."""
+    from opentelemetry import metrics, trace
+    from opentelemetry._logs import NoOpLoggerProvider
+
+    calls = [0]
+
+    class Counting:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def record(self, *args: Any, **kwargs: Any) -> None:
+            calls[0] += 1
+
+        add = set = record
+
+    class CountingMeter(metrics.NoOpMeter):
+        def create_histogram(self, *args: Any, **kwargs: Any) -> Any:
+            return Counting()
+
+        def create_counter(self, *args: Any, **kwargs: Any) -> Any:
+            return Counting()
+
+        def create_gauge(self, *args: Any, **kwargs: Any) -> Any:
+            return Counting()
+
+    class CountingMeterProvider(metrics.NoOpMeterProvider):
+        def get_meter(self, name: str, *args: Any, **kwargs: Any) -> Any:
+            return CountingMeter(name)
+
+    providers = {
+        "meter_provider": CountingMeterProvider(),
+        "tracer_provider": trace.NoOpTracerProvider(),
+        "logger_provider": NoOpLoggerProvider(),
+    }
+    return providers, calls
+
+
+def calls_per_slot(cls: Any, stream: list[list[Any]], attrs: dict[str, dict[str, str]]) -> float:
+    """Synchronous instrument calls per probe slot of one target, after the warm-up."""
+    providers, calls = counting_providers()
+    if cls is Floor:
+        sink = cls(**providers, target_attrs=attrs)
+    else:
+        sink = cls(**providers, target_attrs=attrs, window=60.0)
+    for batch in stream[:WARMUP]:
+        feed(sink.on_sample, batch)
+    calls[0] = 0
+    slots = 0
+    for batch in stream[WARMUP:]:
+        feed(sink.on_sample, batch)
+        slots += len(batch) // 2
+    return calls[0] / max(1, slots)
 
 
 def feed(on_sample: Callable[[Any], None], batch: Sequence[Any]) -> float:
@@ -232,6 +294,7 @@ def run(a: argparse.Namespace) -> list[dict[str, Any]]:
     impls.append(("floor", Floor))
     stream = make_stream(a.targets, WARMUP + a.rounds * a.slots, a.timeouts)
     attrs = target_attrs(a.targets)
+    calls = {name: calls_per_slot(cls, stream, attrs) for name, cls in impls}
     arms = []
     for name, cls in impls:
         for prov_name, factory in (("noop", noop_providers), ("sdk", sdk_providers)):
@@ -278,6 +341,7 @@ def run(a: argparse.Namespace) -> list[dict[str, Any]]:
                 "us_per_slot": per_sample * 2e6,
                 "collect_ms": collect_s * 1e3,
                 "us_per_slot_with_collect": (per_sample * 2 + amortised) * 1e6,
+                "calls_per_slot": calls[arm["impl"]],
                 "errors": arm["sink"].errors,
             }
         )
@@ -311,6 +375,7 @@ def main() -> None:
                 "µs/slot",
                 "collect ms",
                 "µs/slot + collect",
+                "calls/slot",
                 "errors",
             ],
             (
@@ -321,6 +386,7 @@ def main() -> None:
                     f"{r['us_per_slot']:.2f}",
                     f"{r['collect_ms']:.1f}",
                     f"{r['us_per_slot_with_collect']:.2f}",
+                    f"{r['calls_per_slot']:.2f}",
                     r["errors"],
                 ]
                 for r in rows

@@ -30,13 +30,11 @@ from urllib.parse import urlsplit
 import trio
 import trio.lowlevel
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from _otel import InMemoryLogRecordExporter, pipeline
 from genesys_pulse.core.config import MonitorConfig, parse_config, with_credentials
 from genesys_pulse.core.model import Event, ProbeKind, Sample
 from genesys_pulse.emulator import Emulator, EmulatorSettings, open_emulator
@@ -154,17 +152,11 @@ class Telemetry:
 
 
 def make_telemetry(config: MonitorConfig, tmpdir: str) -> Telemetry:
-    spans = InMemorySpanExporter()
-    logs = InMemoryLogRecordExporter()
-    tp = TracerProvider()
-    tp.add_span_processor(SimpleSpanProcessor(spans))
-    lp = LoggerProvider()
-    lp.add_log_record_processor(SimpleLogRecordProcessor(logs))
-    mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    p = pipeline()  # the shared in-memory SDK providers (tests/_otel.py)
     sink = OTelSink(
-        meter_provider=mp,
-        tracer_provider=tp,
-        logger_provider=lp,
+        meter_provider=p.meter_provider,
+        tracer_provider=p.tracer_provider,
+        logger_provider=p.logger_provider,
         window=config.window,
         target_attrs=target_attrs_for(config),
         probe_timeouts={
@@ -174,7 +166,9 @@ def make_telemetry(config: MonitorConfig, tmpdir: str) -> Telemetry:
     )
     path = os.path.join(tmpdir, "journal.jsonl")
     journal = AuditJournal(path, fsync="never")
-    return Telemetry(sink, journal, spans, logs, tp, lp, mp, path)
+    return Telemetry(
+        sink, journal, p.spans, p.logs, p.tracer_provider, p.logger_provider, p.meter_provider, path
+    )
 
 
 @dataclass

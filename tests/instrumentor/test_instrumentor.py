@@ -8,54 +8,17 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 import pytest
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 
-try:
-    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
-except ImportError:  # SDK 1.38 (the oldest supported): the name before the rename
-    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
-        InMemoryLogExporter as InMemoryLogRecordExporter,
-    )
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
+from _otel import pipeline
 from genesys_pulse.instrumentor import FORKED_WORKERS_ENV, GenesysPulseInstrumentor, MonitorThread
 
 from ._support import EmulatorProc, emulator_process
 
 MONITOR_THREAD = "genesys-pulse-monitor"
-
-
-@dataclass
-class Pipeline:
-    """In-memory SDK providers, as a host would configure them."""
-
-    meter_provider: MeterProvider
-    tracer_provider: TracerProvider
-    logger_provider: LoggerProvider
-    metrics: InMemoryMetricReader
-    spans: InMemorySpanExporter
-    logs: InMemoryLogRecordExporter
-
-
-def pipeline() -> Pipeline:
-    reader = InMemoryMetricReader()
-    spans = InMemorySpanExporter()
-    logs = InMemoryLogRecordExporter()
-    tp = TracerProvider()
-    tp.add_span_processor(SimpleSpanProcessor(spans))
-    lp = LoggerProvider()
-    lp.add_log_record_processor(SimpleLogRecordProcessor(logs))
-    return Pipeline(MeterProvider(metric_readers=[reader]), tp, lp, reader, spans, logs)
 
 
 def monitor_threads() -> list[threading.Thread]:

@@ -1,27 +1,25 @@
-"""Synthetic samples/events and in-memory OpenTelemetry SDK pipelines."""
+"""Synthetic samples/events; the in-memory OpenTelemetry SDK pipeline is the shared
+``tests/_otel.py`` (re-exported here)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
-
-try:
-    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
-except ImportError:  # SDK 1.38 (the oldest supported): the name before the rename
-    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
-        InMemoryLogExporter as InMemoryLogRecordExporter,
-    )
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
+from _otel import Pipeline, pipeline
+from genesys_pulse.core import E_CONNECT_PHASE
 from genesys_pulse.core.model import Event, ProbeKind, Sample
+
+__all__ = [
+    "T0",
+    "TARGET",
+    "TARGET_ATTRS",
+    "Pipeline",
+    "event",
+    "pipeline",
+    "sample",
+    "scripted_run",
+]
 
 T0 = 1_800_000_000.0  # wall-clock label of the first record
 TARGET = "gc-euw2-prod"
@@ -32,38 +30,6 @@ TARGET_ATTRS = {
         "server.port": "443",
     }
 }
-
-
-@dataclass
-class Pipeline:
-    meter_provider: MeterProvider
-    tracer_provider: TracerProvider
-    logger_provider: LoggerProvider
-    metrics: InMemoryMetricReader
-    spans: InMemorySpanExporter
-    logs: InMemoryLogRecordExporter
-
-    def metric_points(self) -> dict[str, tuple[Any, list[Any]]]:
-        """name -> (metric, [data points])."""
-        out: dict[str, tuple[Any, list[Any]]] = {}
-        data = self.metrics.get_metrics_data()
-        assert data is not None
-        for rm in data.resource_metrics:
-            for sm in rm.scope_metrics:
-                for m in sm.metrics:
-                    out[m.name] = (m, list(m.data.data_points))
-        return out
-
-
-def pipeline() -> Pipeline:
-    reader = InMemoryMetricReader()
-    spans = InMemorySpanExporter()
-    logs = InMemoryLogRecordExporter()
-    tp = TracerProvider()
-    tp.add_span_processor(SimpleSpanProcessor(spans))
-    lp = LoggerProvider()
-    lp.add_log_record_processor(SimpleLogRecordProcessor(logs))
-    return Pipeline(MeterProvider(metric_readers=[reader]), tp, lp, reader, spans, logs)
 
 
 def sample(
@@ -99,9 +65,14 @@ def scripted_run() -> Iterator[Sample | Event]:
     """A run touching every metric, span and audit kind (60 s window), with the
     event shapes the monitor emits (genesys_pulse.monitor._target/_supervisor)."""
     yield event("monitor.started", 0.0, target="*")
-    yield event("token.issued", 0.2, duration_s=0.15, expires_in_s=86399)
-    yield event("channel.created", 0.4, duration_s=0.1)
+    # each phase is reported when it ends, just before the client's own event
+    yield event(E_CONNECT_PHASE, 0.2, phase="login", duration_s=0.15)
+    yield event("token.issued", 0.2, duration_s=0.15, expires_in_s=86399, refresh_in_s=80000)
+    yield event(E_CONNECT_PHASE, 0.4, phase="channel", duration_s=0.1)
+    yield event("channel.created", 0.4, duration_s=0.1, expires="2027-01-15T10:00:00+00:00")
+    yield event(E_CONNECT_PHASE, 0.45, phase="subscribe", duration_s=0.02)
     yield event("subscribed", 0.5)  # not an event name we know: ignored
+    yield event(E_CONNECT_PHASE, 0.94, phase="handshake", duration_s=0.03)
     yield event("connection.established", 0.95, restored=False, subscribe_s=0.02, handshake_s=0.03)
     prev = None
     for k in range(1, 30):
@@ -133,8 +104,11 @@ def scripted_run() -> Iterator[Sample | Event]:
     yield event("token.failed", 51.0, error="temporarily_unavailable")
     yield event("reconnect", 51.5, reason="token", delay_s=0.5, error="ApiError")
     yield event("channel.expired", 52.0, status=404)
+    yield event(E_CONNECT_PHASE, 52.2, phase="login", duration_s=0.1)
     yield event("token.issued", 52.2, duration_s=0.1)
+    yield event(E_CONNECT_PHASE, 52.4, phase="channel", duration_s=0.0)  # from the boundary
     yield event("channel.created", 52.4)
+    yield event(E_CONNECT_PHASE, 52.85, phase="handshake", duration_s=0.4)
     yield event("connection.established", 52.9, restored=True, handshake_s=0.4)
     yield event("connection.restored", 53.0, outage_s=3.0)
     yield event(

@@ -89,3 +89,20 @@ def test_target_attrs_carry_server_port_for_the_connect_span() -> None:
     assert attrs["env-target"][N.A_SERVER_ADDRESS] == "streaming.mypurecloud.ie"
     assert attrs["url-target"][N.A_SERVER_PORT] == "8123"
     assert attrs["ws-target-1"][N.A_SERVER_PORT] == "443"
+
+
+def test_docs_name_every_name_of_the_contract() -> None:
+    """docs/telemetry.md and _names.py are updated together: every metric, span,
+    span event, event and attribute name of the module appears in the document."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "telemetry.md").read_text()
+    names = {
+        getattr(N, k)
+        for k in dir(N)
+        if k.split("_", 1)[0] in ("M", "S", "E", "A") and isinstance(getattr(N, k), str)
+    }
+    names |= set(N.SPAN_EVENT_NAMES.values()) | set(N.CONNECT_PHASES)
+    assert N.E_CONNECT_PHASE in names
+    missing = sorted(n for n in names if f"`{n}`" not in doc)
+    assert not missing, missing

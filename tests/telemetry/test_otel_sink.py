@@ -118,7 +118,8 @@ def test_metric_values() -> None:
         ("heartbeat_silence", "heartbeat"): 0,
     }
     (lag,) = points["genesys.monitor.loop.lag"][1]
-    assert lag.count == 59 and lag.max == pytest.approx(0.002)
+    # one loop-lag point per probe slot (30 slots sent), not per probe
+    assert lag.count == 30 and lag.max == pytest.approx(0.002)
 
 
 def test_threshold_state_levels() -> None:
@@ -651,7 +652,7 @@ def test_every_metric_point_names_the_monitoring_process_when_given() -> None:
 
 
 def test_the_after_fork_purge_finds_the_sdk_storage_or_says_it_cannot() -> None:
-    from genesys_pulse.telemetry._otel_sink import _drop_from_sdk
+    from genesys_pulse.telemetry._otel_metrics import _drop_from_sdk
 
     def genesys_names() -> list[str]:
         data = p.metrics.get_metrics_data()  # None: nothing at all to export
@@ -668,7 +669,7 @@ def test_the_after_fork_purge_finds_the_sdk_storage_or_says_it_cannot() -> None:
     # what the fork handler does in a child (here without forking)
     sink._retire_after_fork()
     sink._observed.forget_after_fork()
-    assert _drop_from_sdk(p.meter_provider, sink._instruments)
+    assert _drop_from_sdk(p.meter_provider, sink._metrics.instruments)
     assert _drop_from_sdk(p.meter_provider, sink._observed.instruments)
     assert genesys_names() == []  # nothing to re-export
     sink.on_sample(sample(0, ProbeKind.CONTROL, 0.05))  # a retired sink records nothing
@@ -679,3 +680,31 @@ def test_the_after_fork_purge_finds_the_sdk_storage_or_says_it_cannot() -> None:
         _measurement_consumer = object()  # storage of a shape the purge does not know
 
     assert not _drop_from_sdk(Unknown(), ())  # -> one WARNING in the forked child
+
+
+def test_connect_phases_come_only_from_explicit_phase_events() -> None:
+    """A phase is [at - duration_s, at] of its genesys.connect.phase event; nothing is
+    rebuilt from other events' durations (connection.established's handshake_s)."""
+    p = pipeline()
+    sink = OTelSink(tracer_provider=p.tracer_provider, logger_provider=p.logger_provider)
+    # an attempt reported without phase events: a span, but no phases made up
+    sink.on_event(event("reconnect", 1.0, reason="closed", delay_s=0.5, error=""))
+    sink.on_event(event("connection.established", 2.0, restored=True, handshake_s=0.3))
+    # a rotation while connected: its channel phase opens the attempt
+    sink.on_event(event("genesys.connect.phase", 10.0, phase="channel", duration_s=0.2))
+    sink.on_event(event("genesys.connect.phase", 10.5, phase="handshake", duration_s=0.4))
+    sink.on_event(event("connection.established", 10.6, restored=False, handshake_s=0.4))
+    sink.close(T0 + 11)
+    spans = p.spans.get_finished_spans()
+    first, second = [s for s in spans if s.name == "genesys_pulse.connect"]
+    assert first.attributes is not None and second.attributes is not None
+    assert list(first.attributes["genesys_pulse.connect.phases"]) == []
+    assert first.start_time == int((T0 + 1.5) * 1e9)  # after the back-off delay
+    assert list(second.attributes["genesys_pulse.connect.phases"]) == ["channel", "handshake"]
+    assert second.start_time == int((T0 + 9.8) * 1e9)
+    phases = {s.name: s for s in spans if s.parent and s.parent.span_id == second.context.span_id}
+    handshake = phases["genesys_pulse.connect.handshake"]
+    assert handshake.end_time == int((T0 + 10.5) * 1e9)
+    assert handshake.end_time - handshake.start_time == pytest.approx(0.4e9, rel=1e-6)
+    channel = phases["genesys_pulse.connect.channel"]
+    assert channel.end_time <= handshake.start_time

@@ -281,7 +281,7 @@ class Dashboard:
 
     def on_event(self, event: Event) -> None:
         """Remember the latest events (windows are not shown)."""
-        if event.name not in ("window", "monitor.started"):
+        if event.name not in ("window", "monitor.started", "genesys.connect.phase"):
             self._events.append(event)
 
     def _size(self) -> tuple[int, int]:

@@ -13,6 +13,14 @@ from there; reading the file and ``os.environ`` is
 
 from ._backoff import Backoff
 from ._duration import DURATION_UNITS, parse_duration
+from ._events import (
+    CONNECT_PHASES,
+    E_CONNECT_PHASE,
+    EVENT_ATTRS,
+    AttrSpec,
+    Sink,
+    contract_problems,
+)
 from ._health import DEFAULT_LAG_WINDOW, HealthSnapshot, TargetHealth, liveness, readiness
 from ._heartbeat import HeartbeatGap, HeartbeatTracker
 from ._jitter import JitterTracker, ipdv
@@ -56,16 +64,20 @@ from .model import EVENT_NAMES, AttrValue, Event, Level, ProbeKind, Sample
 __all__ = [
     "APP_PING",
     "CATEGORIES",
+    "CONNECT_PHASES",
     "DEFAULT_LAG_WINDOW",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DEFAULT_STALL_THRESHOLD",
     "DURATION_UNITS",
+    "EVENT_ATTRS",
     "EVENT_NAMES",
+    "E_CONNECT_PHASE",
     "HEARTBEAT",
     "PONG",
     "PREVIOUS_UNANSWERED",
     "REGIONS",
     "AppPongMatcher",
+    "AttrSpec",
     "AttrValue",
     "Backoff",
     "ChannelFailure",
@@ -97,6 +109,7 @@ __all__ = [
     "RttWindow",
     "Sample",
     "ServerMessage",
+    "Sink",
     "SocketClosing",
     "StabilityWindow",
     "SubscribeAck",
@@ -106,6 +119,7 @@ __all__ = [
     "Transition",
     "Unknown",
     "app_ping_message",
+    "contract_problems",
     "control_payload",
     "find_region",
     "first_window_end",

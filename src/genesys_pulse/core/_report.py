@@ -54,8 +54,9 @@ __all__ = [
     "summarise",
 ]
 
-#: Event names never drawn or tabled: periodic summaries, not happenings.
-_HIDDEN_EVENTS = frozenset({"window"})
+#: Event names never drawn or tabled: periodic summaries and connect phases (the
+#: connection events already mark the attempt), not happenings.
+_HIDDEN_EVENTS = frozenset({"window", "genesys.connect.phase"})
 
 #: Marker categories, in the order they are drawn (top to bottom).
 CATEGORIES = (

@@ -16,6 +16,10 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ._events import EVENT_NAMES
+
+__all__ = ["EVENT_NAMES", "AttrValue", "Event", "Level", "ProbeKind", "Sample"]
+
 AttrValue = str | int | float | bool
 
 
@@ -86,37 +90,12 @@ class Event:
     """Something that happened, once: a state change, a timeout, a rotation.
 
     ``name`` is one of :data:`EVENT_NAMES`. ``attributes`` are bounded,
-    secret-free values (never tokens, never channel ids in metrics).
+    secret-free values (never tokens, never channel ids in metrics); which keys
+    each event carries, and their types, is the contract in
+    :mod:`genesys_pulse.core._events` (``EVENT_ATTRS``).
     """
 
     target: str
     name: str
     at: float
     attributes: Mapping[str, AttrValue] = field(default_factory=dict)
-
-
-EVENT_NAMES = frozenset(
-    {
-        "monitor.started",
-        "monitor.stopped",
-        "threshold.breach",
-        "threshold.clear",
-        "timeout",
-        "reconnect",
-        "rotation",
-        "token.issued",
-        "token.refresh",
-        "token.failed",
-        "http.retry",
-        "channel.created",
-        "channel.expired",
-        "channel.budget_exhausted",
-        "connection.lost",
-        "connection.established",
-        "connection.restored",
-        "socket_closing",
-        "local_stall",
-        "window",
-        "callback.failed",
-    }
-)

@@ -2,7 +2,8 @@
 
 Two kinds of consumers receive what the monitor produces:
 
-* **Sinks** (:class:`Sink`) are called synchronously, on the probing path,
+* **Sinks** (:class:`~genesys_pulse.core.Sink`, the protocol beside the
+  typed event contract in ``core``) are called synchronously, on the probing path,
   because they are ours (JSON lines, dashboard, OpenTelemetry) and are built
   to be cheap. An exception from a sink is caught and counted; it never stops
   probing.
@@ -27,10 +28,11 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeAlias
+from typing import TypeAlias
 
 import trio
 
+from genesys_pulse.core import Sink
 from genesys_pulse.core.model import AttrValue, Event, Sample
 
 __all__ = [
@@ -50,21 +52,6 @@ MONITOR_TARGET = "*"
 
 SampleCallback: TypeAlias = Callable[[Sample], Awaitable[None] | None]
 EventCallback: TypeAlias = Callable[[Event], Awaitable[None] | None]
-
-
-class Sink(Protocol):
-    """A consumer of samples and events that runs on the probing path.
-
-    Both methods are called synchronously from the task that produced the
-    record: they must be cheap and must never block (buffer and hand heavy
-    work to a task of your own). Exceptions are caught and counted.
-    """
-
-    def on_sample(self, sample: Sample) -> None:
-        """Receive one sample."""
-
-    def on_event(self, event: Event) -> None:
-        """Receive one event."""
 
 
 @dataclass

@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from genesys_pulse.genesys import AccessToken, Channel, SecretRegistry
 
 from genesys_pulse import core as msgs  # the message types, through the core's face
-from genesys_pulse.core import Backoff
+from genesys_pulse.core import E_CONNECT_PHASE, Backoff
 from genesys_pulse.core.config import CHANNEL_CAP, TargetConfig
 from genesys_pulse.core.model import EVENT_NAMES, AttrValue, ProbeKind
 from genesys_pulse.transport import (
@@ -113,6 +113,9 @@ many seconds do not rotate again (the service itself is going down)."""
 
 ROTATE_BEFORE_EXPIRY = 300.0
 """Rotate to a new channel this long before the current one expires."""
+
+_PHASE_OF = {"token.issued": "login", "channel.created": "channel"}
+"""The Genesys clients' events that end a connect phase (``genesys.connect.phase``)."""
 
 
 class ChannelBudgetExhausted(Exception):
@@ -220,6 +223,7 @@ class _Base:
                     url, connector=self.connector, connect_timeout=CONNECT_TIMEOUT
                 )
         self._handshake_s = trio.current_time() - started
+        self.probe.event(E_CONNECT_PHASE, phase="handshake", duration_s=round(self._handshake_s, 6))
         self._generation += 1
         link = Link(
             ws,
@@ -538,6 +542,12 @@ class GenesysSupervisor(_Base):
         for key, value in attrs.items():
             if isinstance(value, str | int | float | bool):
                 clean[key] = value
+        # a connect phase ends with these (a token refreshed while connected is none)
+        phase = _PHASE_OF.get(name)
+        if phase is not None and (phase == "channel" or self.probe.connection_state != "connected"):
+            duration = clean.get("duration_s")
+            duration = duration if isinstance(duration, float) else 0.0
+            self.probe.event(E_CONNECT_PHASE, phase=phase, duration_s=duration)
         self.probe.event(name, **clean)
 
     async def run(self) -> None:
@@ -670,6 +680,9 @@ class GenesysSupervisor(_Base):
             started = trio.current_time()
             await self._api.put_subscriptions(channel.id, list(self.settings.topics))
             self._subscribe_s = trio.current_time() - started
+            self.probe.event(
+                E_CONNECT_PHASE, phase="subscribe", duration_s=round(self._subscribe_s, 6)
+            )
         return channel
 
     def _rotation_deadline(self, channel: Channel) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlsplit
 
 from opentelemetry import _logs, metrics, trace
@@ -117,7 +117,7 @@ def otel_sinks_for(
     journal_fsync: FsyncPolicy = "always",
     journal_max_bytes: int = 10 * 1024 * 1024,
     journal_backups: int = 5,
-) -> list[Any]:
+) -> list[OTelSink | AuditJournal]:
     """Return the sinks that report *config*'s monitor through OpenTelemetry.
 
     An :class:`OTelSink` on the given providers (``None``: the globals), and,
@@ -135,7 +135,7 @@ def otel_sinks_for(
                 sink.close()
     """
     secrets = config_secrets(config)
-    sinks: list[Any] = [
+    sinks: list[OTelSink | AuditJournal] = [
         OTelSink(
             meter_provider=meter_provider,
             tracer_provider=tracer_provider,

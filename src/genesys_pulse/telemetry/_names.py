@@ -17,6 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from genesys_pulse.core import CONNECT_PHASES as _CONNECT_PHASES
+from genesys_pulse.core import E_CONNECT_PHASE as _E_CONNECT_PHASE
+
 INSTRUMENTATION_SCOPE: Final = "genesys_pulse"
 
 #: The semantic-conventions version whose definitions the semconv attributes
@@ -106,6 +109,13 @@ A_CHANNEL_RESERVE: Final = "genesys.channel.reserve"
 
 # Events with a name of their own (not ``genesys_pulse.<monitor event>``)
 E_CHANNEL_BUDGET_EXHAUSTED: Final = "genesys.channel.budget_exhausted"
+#: The monitor event reporting one phase of a connection attempt when it ends
+#: (``phase``: login, channel, subscribe, handshake; ``duration_s``): the
+#: ``genesys_pulse.connect.<phase>`` child spans and span events are made from
+#: it. Not an audit record. Defined with the typed event contract in ``core``.
+E_CONNECT_PHASE: Final = _E_CONNECT_PHASE
+#: Connect phases, in order (``genesys_pulse.connect.<phase>`` spans).
+CONNECT_PHASES: Final = _CONNECT_PHASES
 
 #: The only keys a ``target_attrs`` mapping may contribute to metric points.
 TARGET_ATTR_KEYS: Final = frozenset({A_ENVIRONMENT, A_SERVER_ADDRESS})
