@@ -52,6 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "8ae2ef36411bdc40082924d7d675b78b8bee19c3"
 """The commit the lean statistics started from."""
+WINDOW_BASELINE = "e24170c7ce997862ed51e4d5a8937974a3700aa2"
+"""The commit before window summaries without allocation bursts."""
 
 _LOG_LO = math.log(0.2e-3)
 _LOG_HI = math.log(50e-3)
@@ -290,6 +292,75 @@ def cpu(rounds: int, number: int) -> dict[str, float]:
     return out
 
 
+def windows(n: int, samples: int, rounds: int) -> dict[str, Any]:
+    """What one round of window summaries over *n* fed targets allocates and collects.
+
+    As ``monitor._target.TargetProbe._emit_window`` does for each target: every
+    kind's summary merged into one attribute dict under ``<kind>.<key>``, an
+    ``Event`` built and dropped (the sinks are synchronous), after
+    ``gc.freeze()`` (as ``run_monitor(freeze_gc=True)``). Measured per summary
+    (one target: three kinds): the peak of transient bytes (tracemalloc, one
+    target at a time), the collections whole rounds over every target triggered
+    with the collector on (``gc.callbacks``), and CPU µs (``process_time``,
+    tracemalloc off).
+    """
+    import time
+
+    from genesys_pulse.core.model import Event
+
+    targets = _build(n, samples)
+    gc.collect()
+    gc.freeze()
+    has_into = hasattr(targets[0][0].stats, "window_summary_into")
+    prefixes = [st.kind.value + "." for st in targets[0]]
+
+    def one(states: list[_KindState]) -> Event:
+        attrs: dict[str, Any] = {"window_s": 60.0}
+        if has_into:
+            for st, prefix in zip(states, prefixes, strict=True):
+                st.stats.window_summary_into(attrs, prefix)
+        else:
+            for st in states:
+                kind = st.kind.value
+                for key, value in st.stats.window_summary().items():
+                    attrs[f"{kind}.{key}"] = value
+        return Event("bench-target", "window", 1.8e9, attrs)
+
+    # peak transient bytes of one summary
+    tracemalloc.start()
+    peaks = []
+    for states in targets[: min(n, 200)]:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        one(states)
+        peaks.append(tracemalloc.get_traced_memory()[1] - base)
+    tracemalloc.stop()
+    # collections triggered by whole rounds (collector on, as in the monitor)
+    counts = [0, 0, 0]
+
+    def cb(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            counts[info["generation"]] += 1
+
+    gc.callbacks.append(cb)
+    t0 = time.process_time()
+    for _ in range(rounds):
+        for states in targets:
+            one(states)
+    cpu_s = time.process_time() - t0
+    gc.callbacks.remove(cb)
+    summaries = rounds * n
+    return {
+        "source": str(Path(sys.modules["genesys_pulse"].__file__ or "").parent),
+        "targets": n,
+        "summaries": summaries,
+        "into": has_into,
+        "peak_transient_bytes_per_summary": max(peaks),
+        "collections_per_1000_summaries": [c * 1000 / summaries for c in counts],
+        "us_per_summary": cpu_s / summaries * 1e6,
+    }
+
+
 # -- the driver ----------------------------------------------------------------
 
 
@@ -324,12 +395,21 @@ def main() -> None:
     ap.add_argument("--baseline", default=BASELINE, help="git revision of the 'before' code")
     ap.add_argument("--rounds", type=int, default=5, help="timeit rounds (best is kept)")
     ap.add_argument("--src", help=argparse.SUPPRESS)
-    ap.add_argument("--mode", choices=("memory", "cpu"), default="memory", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--mode", choices=("memory", "cpu", "window"), default="memory", help=argparse.SUPPRESS
+    )
+    ap.add_argument(
+        "--window-baseline",
+        default=WINDOW_BASELINE,
+        help="git revision of the 'before' window summaries",
+    )
     a = ap.parse_args()
     if a.src:  # a measured process
         sys.path.insert(0, a.src)
         if a.mode == "memory":
             print(json.dumps(measure(a.targets, a.samples)))
+        elif a.mode == "window":
+            print(json.dumps(windows(a.targets, a.samples, 2 if a.quick else 10)))
         else:
             print(json.dumps(cpu(a.rounds, 2 if a.quick else 20)))
         return
@@ -339,6 +419,7 @@ def main() -> None:
     if a.quick:
         a.targets, a.samples, a.rounds = 20, 320, 2
     with tempfile.TemporaryDirectory(prefix="pulse-baseline-") as tmp:
+        (Path(tmp) / "w").mkdir()
         arms = {"before": _extract(a.baseline, Path(tmp)), "after": ROOT / "src"}
         common = ["--targets", str(a.targets), "--samples", str(a.samples)]
         mem = {name: _arm(src, ["--mode", "memory", *common]) for name, src in arms.items()}
@@ -348,6 +429,11 @@ def main() -> None:
                 cpus[name].append(
                     _arm(src, ["--mode", "cpu", "--rounds", str(a.rounds)] + ["--quick"] * a.quick)
                 )
+        warms = {"before": _extract(a.window_baseline, Path(tmp) / "w"), "after": ROOT / "src"}
+        wins: dict[str, list[dict[str, Any]]] = {name: [] for name in warms}
+        for _ in range(1 if a.quick else 2):  # alternating, as above
+            for name, src in warms.items():
+                wins[name].append(_arm(src, ["--mode", "window", *common] + ["--quick"] * a.quick))
     cpu_best = {name: {k: min(r[k] for r in runs) for k in runs[0]} for name, runs in cpus.items()}
 
     b, f = mem["before"], mem["after"]
@@ -389,9 +475,41 @@ def main() -> None:
     print("\nCPU per sample, µs (timeit, best of rounds x runs, full windows): before -> after")
     for k in cpu_best["after"]:
         print(f"  {k:<28} {cpu_best['before'][k]:7.3f} -> {cpu_best['after'][k]:7.3f}")
+    print(
+        f"\nWindow summaries (one target: control + application + heartbeat, merged into one "
+        f"window event), {a.targets} fed targets after gc.freeze(); "
+        f"before = {a.window_baseline[:10]}, after = working tree; runs alternating:"
+    )
+    print(
+        table(
+            [
+                "code",
+                "peak transient B / summary",
+                "gen0 / gen1 / gen2 collections per 1,000 summaries",
+                "µs / summary",
+            ],
+            [
+                [
+                    f"{name} (run {i + 1})",
+                    r["peak_transient_bytes_per_summary"],
+                    " / ".join(f"{c:.1f}" for c in r["collections_per_1000_summaries"]),
+                    f"{r['us_per_summary']:.1f}",
+                ]
+                for i in range(len(wins["after"]))
+                for name, r in ((n, wins[n][i]) for n in wins)
+            ],
+        )
+    )
     path = save(
         "memory" + ("_quick" if a.quick else ""),
-        {"baseline": a.baseline, "memory": mem, "cpu_us_per_sample": cpu_best, "cpu_runs": cpus},
+        {
+            "baseline": a.baseline,
+            "memory": mem,
+            "cpu_us_per_sample": cpu_best,
+            "cpu_runs": cpus,
+            "window_baseline": a.window_baseline,
+            "windows": wins,
+        },
     )
     print(f"\nwrote {path.relative_to(ROOT)}")
 

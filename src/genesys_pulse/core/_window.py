@@ -142,7 +142,11 @@ class RttWindow:
         if cached is not None:
             return cached
         ring = self._ring if self._full else self._ring[: self._pos]
-        return sorted([v for v in ring if v == v])  # NaN (timeout) != NaN
+        if not self._timeouts:
+            return sorted(ring)  # one list, straight from the C doubles
+        values = [v for v in ring if v == v]  # NaN (timeout) != NaN
+        values.sort()  # in place: no second list
+        return values
 
     def quantile(self, q: float, *, include_timeouts: bool = False) -> float | None:
         """Nearest-rank ``q``-quantile of the window (``None`` when nothing to rank)."""
