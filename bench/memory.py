@@ -361,6 +361,92 @@ def windows(n: int, samples: int, rounds: int) -> dict[str, Any]:
     }
 
 
+def monitor(n: int, url: str, interval: float, settle: float, top: int, trace: bool) -> Any:
+    """Bytes per target of a whole running monitor, no telemetry sink, and who holds them.
+
+    ``run_monitor`` (``freeze_gc=True``, as the CLI) on *n* plain WebSocket
+    targets (control ping + echo message) against the benchmarks' echo server.
+    Everything is imported and one throw-away target has run first, so the
+    process's fixed cost is not counted. Once every target is connected and
+    *settle* seconds have passed (every window and ring in steady state):
+
+    * RSS per target: (VmRSS now - VmRSS before ``run_monitor``) / n;
+    * with *trace*, tracemalloc (started before ``run_monitor``): traced bytes
+      per target and the *top* holders by source line and by file.
+    """
+    import trio
+
+    from genesys_pulse.core.config import parse_config
+    from genesys_pulse.monitor import run_monitor
+
+    def config(count: int) -> Any:
+        targets = [
+            {
+                "id": f"mem-target-{i:05d}",
+                "kind": "websocket",
+                "url": url,
+                "interval": interval,
+                "timeout": min(interval, 2.0) * 0.8,
+                "echo_message": "hello",
+            }
+            for i in range(count)
+        ]
+        return parse_config({"window": 60.0, "targets": targets}, {})
+
+    def rss_kib() -> int:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    out: dict[str, Any] = {"targets": n, "interval_s": interval, "traced": trace}
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:  # warm-up: one target, then gone
+            mon = await nursery.start(
+                lambda task_status: run_monitor(config(1), task_status=task_status)
+            )
+            for probe in mon.targets.values():
+                await probe.connected.wait()
+            await trio.sleep(2 * interval)
+            nursery.cancel_scope.cancel()
+        gc.collect()
+        if trace:
+            tracemalloc.start(1)
+        rss0 = rss_kib()
+        traced0 = tracemalloc.get_traced_memory()[0] if trace else 0
+        t0 = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            mon = await nursery.start(
+                lambda task_status: run_monitor(config(n), freeze_gc=True, task_status=task_status)
+            )
+            with trio.move_on_after(600):
+                for probe in mon.targets.values():
+                    await probe.connected.wait()
+            out["connect_s"] = round(trio.current_time() - t0, 1)
+            out["connected"] = sum(p.connected.is_set() for p in mon.targets.values())
+            await trio.sleep(settle)
+            out["rss_bytes_per_target"] = (rss_kib() - rss0) * 1024 / n
+            if trace:
+                snap = tracemalloc.take_snapshot()
+                out["traced_bytes_per_target"] = (tracemalloc.get_traced_memory()[0] - traced0) / n
+                tracemalloc.stop()
+                snap = snap.filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+                out["top_lines"] = [
+                    [str(st.traceback[0]), st.size / n, st.count / n]
+                    for st in snap.statistics("lineno")[:top]
+                ]
+                out["top_files"] = [
+                    [st.traceback[0].filename, st.size / n, st.count / n]
+                    for st in snap.statistics("filename")[:top]
+                ]
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    return out
+
+
 # -- the driver ----------------------------------------------------------------
 
 
@@ -387,6 +473,70 @@ def _arm(src: Path, args: list[str]) -> Any:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _monitor_main(a: argparse.Namespace, machine: Any, save: Any, table: Any) -> None:
+    """Bytes per target of the whole monitor (no telemetry) at each count in ``--monitor``."""
+    from _common import start_echo_server
+
+    counts = a.monitor or ([50] if a.quick else [1000, 10000])
+    echo, port = start_echo_server()
+    url = f"ws://127.0.0.1:{port}/"
+    rows = []
+    try:
+        for n in counts:
+            interval = 1.0 if n <= 1000 else 5.0
+            common = ["--targets", str(n), "--url", url, "--interval", str(interval)]
+            common += ["--settle", str(a.settle)]
+            plain = _arm(ROOT / "src", ["--mode", "monitor", *common])
+            traced = _arm(ROOT / "src", ["--mode", "monitor", "--trace", *common])
+            rows.append({"plain": plain, "traced": traced})
+    finally:
+        echo.kill()
+        echo.wait(5)
+    print(
+        f"\nWhole monitor, no telemetry sink, RSS and tracemalloc per target after every target "
+        f"connected + {a.settle:g} s; machine: {machine()}\n"
+    )
+    print(
+        table(
+            [
+                "targets x interval",
+                "connected",
+                "RSS B/target",
+                "traced B/target (tracemalloc run)",
+            ],
+            [
+                [
+                    f"{r['plain']['targets']} x {r['plain']['interval_s']:g} s",
+                    r["plain"]["connected"],
+                    round(r["plain"]["rss_bytes_per_target"]),
+                    round(r["traced"]["traced_bytes_per_target"]),
+                ]
+                for r in rows
+            ],
+        )
+    )
+    for r in rows:
+        t = r["traced"]
+        print(
+            f"\nLargest holders at {t['targets']} targets (bytes and blocks per target), by line:"
+        )
+        print(
+            table(
+                ["where", "B/target", "blocks/target"],
+                [[w, round(b), f"{c:.1f}"] for w, b, c in t["top_lines"]],
+            )
+        )
+        print("\nby file:")
+        print(
+            table(
+                ["file", "B/target", "blocks/target"],
+                [[w, round(b), f"{c:.1f}"] for w, b, c in t["top_files"]],
+            )
+        )
+    path = save("memory_monitor" + ("_quick" if a.quick else ""), {"rows": rows})
+    print(f"\nwrote {path.relative_to(ROOT)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--quick", action="store_true", help="tiny counts (CI smoke)")
@@ -396,8 +546,23 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="timeit rounds (best is kept)")
     ap.add_argument("--src", help=argparse.SUPPRESS)
     ap.add_argument(
-        "--mode", choices=("memory", "cpu", "window"), default="memory", help=argparse.SUPPRESS
+        "--mode",
+        choices=("memory", "cpu", "window", "monitor"),
+        default="memory",
+        help=argparse.SUPPRESS,
     )
+    ap.add_argument(
+        "--monitor",
+        nargs="*",
+        type=int,
+        default=None,
+        metavar="N",
+        help="only the whole-monitor measure, at these target counts (e.g. 1000 10000)",
+    )
+    ap.add_argument("--url", help=argparse.SUPPRESS)
+    ap.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
+    ap.add_argument("--settle", type=float, default=10.0, help="seconds after all connected")
+    ap.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument(
         "--window-baseline",
         default=WINDOW_BASELINE,
@@ -408,6 +573,8 @@ def main() -> None:
         sys.path.insert(0, a.src)
         if a.mode == "memory":
             print(json.dumps(measure(a.targets, a.samples)))
+        elif a.mode == "monitor":
+            print(json.dumps(monitor(a.targets, a.url, a.interval, a.settle, 15, a.trace)))
         elif a.mode == "window":
             print(json.dumps(windows(a.targets, a.samples, 2 if a.quick else 10)))
         else:
@@ -416,6 +583,9 @@ def main() -> None:
 
     from _common import machine, save, table
 
+    if a.monitor is not None:
+        _monitor_main(a, machine, save, table)
+        return
     if a.quick:
         a.targets, a.samples, a.rounds = 20, 320, 2
     with tempfile.TemporaryDirectory(prefix="pulse-baseline-") as tmp:
