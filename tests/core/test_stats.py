@@ -191,3 +191,17 @@ def test_window_keys_are_built_once_per_prefix() -> None:
     s.window_attributes_into(second, "application" + ".")  # type: ignore[arg-type]
     assert list(first) == list(second)
     assert all(k1 is k2 for k1, k2 in zip(first, second, strict=True))
+
+
+def test_window_refuses_a_non_finite_rtt() -> None:
+    """+inf marks a timeout in the ring: a non-finite RTT is refused, not miscounted."""
+    from genesys_pulse.core._window import RttWindow
+
+    w = RttWindow(4)
+    for bad in (math.inf, math.nan):
+        with pytest.raises(ValueError, match="finite"):
+            w.add(bad)
+    assert len(w) == 0 and w.timeouts == 0
+    w.add(None)
+    w.add(0.02)
+    assert w.values() == [None, 0.02] and w.sorted_answered_once() == [0.02]
