@@ -52,6 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "8ae2ef36411bdc40082924d7d675b78b8bee19c3"
 """The commit the lean statistics started from."""
+WINDOW_BASELINE = "e24170c7ce997862ed51e4d5a8937974a3700aa2"
+"""The commit before window summaries without allocation bursts."""
 
 _LOG_LO = math.log(0.2e-3)
 _LOG_HI = math.log(50e-3)
@@ -290,6 +292,162 @@ def cpu(rounds: int, number: int) -> dict[str, float]:
     return out
 
 
+def windows(n: int, samples: int, rounds: int) -> dict[str, Any]:
+    """What one round of window summaries over *n* fed targets allocates and collects.
+
+    As ``monitor._target.TargetProbe._emit_window`` does for each target: every
+    kind's summary merged into one attribute dict under ``<kind>.<key>``, an
+    ``Event`` built and dropped (the sinks are synchronous), after
+    ``gc.freeze()`` (as ``run_monitor(freeze_gc=True)``). Measured per summary
+    (one target: three kinds): the peak of transient bytes (tracemalloc, one
+    target at a time), the collections whole rounds over every target triggered
+    with the collector on (``gc.callbacks``), and CPU µs (``process_time`` of the
+    fastest round over every target, tracemalloc off).
+    """
+    import time
+
+    from genesys_pulse.core.model import Event
+
+    targets = _build(n, samples)
+    gc.collect()
+    gc.freeze()
+    has_into = hasattr(targets[0][0].stats, "window_summary_into")
+    prefixes = [st.kind.value + "." for st in targets[0]]
+
+    def one(states: list[_KindState]) -> Event:
+        attrs: dict[str, Any] = {"window_s": 60.0}
+        if has_into:
+            for st, prefix in zip(states, prefixes, strict=True):
+                st.stats.window_summary_into(attrs, prefix)
+        else:
+            for st in states:
+                kind = st.kind.value
+                for key, value in st.stats.window_summary().items():
+                    attrs[f"{kind}.{key}"] = value
+        return Event("bench-target", "window", 1.8e9, attrs)
+
+    # peak transient bytes of one summary
+    tracemalloc.start()
+    peaks = []
+    for states in targets[: min(n, 200)]:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        one(states)
+        peaks.append(tracemalloc.get_traced_memory()[1] - base)
+    tracemalloc.stop()
+    # collections triggered by whole rounds (collector on, as in the monitor)
+    counts = [0, 0, 0]
+
+    def cb(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            counts[info["generation"]] += 1
+
+    gc.callbacks.append(cb)
+    best = math.inf
+    for _ in range(rounds):
+        t0 = time.process_time()
+        for states in targets:
+            one(states)
+        best = min(best, time.process_time() - t0)
+    gc.callbacks.remove(cb)
+    summaries = rounds * n
+    return {
+        "source": str(Path(sys.modules["genesys_pulse"].__file__ or "").parent),
+        "targets": n,
+        "summaries": summaries,
+        "into": has_into,
+        "peak_transient_bytes_per_summary": max(peaks),
+        "collections_per_1000_summaries": [c * 1000 / summaries for c in counts],
+        "us_per_summary": best / n * 1e6,
+    }
+
+
+def monitor(n: int, url: str, interval: float, settle: float, top: int, trace: bool) -> Any:
+    """Bytes per target of a whole running monitor, no telemetry sink, and who holds them.
+
+    ``run_monitor`` (``freeze_gc=True``, as the CLI) on *n* plain WebSocket
+    targets (control ping + echo message) against the benchmarks' echo server.
+    Everything is imported and one throw-away target has run first, so the
+    process's fixed cost is not counted. Once every target is connected and
+    *settle* seconds have passed (every window and ring in steady state):
+
+    * RSS per target: (VmRSS now - VmRSS before ``run_monitor``) / n;
+    * with *trace*, tracemalloc (started before ``run_monitor``): traced bytes
+      per target and the *top* holders by source line and by file.
+    """
+    import trio
+
+    from genesys_pulse.core.config import parse_config
+    from genesys_pulse.monitor import run_monitor
+
+    def config(count: int) -> Any:
+        targets = [
+            {
+                "id": f"mem-target-{i:05d}",
+                "kind": "websocket",
+                "url": url,
+                "interval": interval,
+                "timeout": min(interval, 2.0) * 0.8,
+                "echo_message": "hello",
+            }
+            for i in range(count)
+        ]
+        return parse_config({"window": 60.0, "targets": targets}, {})
+
+    def rss_kib() -> int:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    out: dict[str, Any] = {"targets": n, "interval_s": interval, "traced": trace}
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:  # warm-up: one target, then gone
+            mon = await nursery.start(
+                lambda task_status: run_monitor(config(1), task_status=task_status)
+            )
+            for probe in mon.targets.values():
+                await probe.connected.wait()
+            await trio.sleep(2 * interval)
+            nursery.cancel_scope.cancel()
+        gc.collect()
+        if trace:
+            tracemalloc.start(1)
+        rss0 = rss_kib()
+        traced0 = tracemalloc.get_traced_memory()[0] if trace else 0
+        t0 = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            mon = await nursery.start(
+                lambda task_status: run_monitor(config(n), freeze_gc=True, task_status=task_status)
+            )
+            with trio.move_on_after(600):
+                for probe in mon.targets.values():
+                    await probe.connected.wait()
+            out["connect_s"] = round(trio.current_time() - t0, 1)
+            out["connected"] = sum(p.connected.is_set() for p in mon.targets.values())
+            await trio.sleep(settle)
+            out["rss_bytes_per_target"] = (rss_kib() - rss0) * 1024 / n
+            if trace:
+                snap = tracemalloc.take_snapshot()
+                out["traced_bytes_per_target"] = (tracemalloc.get_traced_memory()[0] - traced0) / n
+                tracemalloc.stop()
+                snap = snap.filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+                out["top_lines"] = [
+                    [str(st.traceback[0]), st.size / n, st.count / n]
+                    for st in snap.statistics("lineno")[:top]
+                ]
+                out["top_files"] = [
+                    [st.traceback[0].filename, st.size / n, st.count / n]
+                    for st in snap.statistics("filename")[:top]
+                ]
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    return out
+
+
 # -- the driver ----------------------------------------------------------------
 
 
@@ -316,6 +474,70 @@ def _arm(src: Path, args: list[str]) -> Any:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _monitor_main(a: argparse.Namespace, machine: Any, save: Any, table: Any) -> None:
+    """Bytes per target of the whole monitor (no telemetry) at each count in ``--monitor``."""
+    from _common import start_echo_server
+
+    counts = a.monitor or ([50] if a.quick else [1000, 10000])
+    echo, port = start_echo_server()
+    url = f"ws://127.0.0.1:{port}/"
+    rows = []
+    try:
+        for n in counts:
+            interval = 1.0 if n <= 1000 else 5.0
+            common = ["--targets", str(n), "--url", url, "--interval", str(interval)]
+            common += ["--settle", str(a.settle)]
+            plain = _arm(ROOT / "src", ["--mode", "monitor", *common])
+            traced = _arm(ROOT / "src", ["--mode", "monitor", "--trace", *common])
+            rows.append({"plain": plain, "traced": traced})
+    finally:
+        echo.kill()
+        echo.wait(5)
+    print(
+        f"\nWhole monitor, no telemetry sink, RSS and tracemalloc per target after every target "
+        f"connected + {a.settle:g} s; machine: {machine()}\n"
+    )
+    print(
+        table(
+            [
+                "targets x interval",
+                "connected",
+                "RSS B/target",
+                "traced B/target (tracemalloc run)",
+            ],
+            [
+                [
+                    f"{r['plain']['targets']} x {r['plain']['interval_s']:g} s",
+                    r["plain"]["connected"],
+                    round(r["plain"]["rss_bytes_per_target"]),
+                    round(r["traced"]["traced_bytes_per_target"]),
+                ]
+                for r in rows
+            ],
+        )
+    )
+    for r in rows:
+        t = r["traced"]
+        print(
+            f"\nLargest holders at {t['targets']} targets (bytes and blocks per target), by line:"
+        )
+        print(
+            table(
+                ["where", "B/target", "blocks/target"],
+                [[w, round(b), f"{c:.1f}"] for w, b, c in t["top_lines"]],
+            )
+        )
+        print("\nby file:")
+        print(
+            table(
+                ["file", "B/target", "blocks/target"],
+                [[w, round(b), f"{c:.1f}"] for w, b, c in t["top_files"]],
+            )
+        )
+    path = save("memory_monitor" + ("_quick" if a.quick else ""), {"rows": rows})
+    print(f"\nwrote {path.relative_to(ROOT)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--quick", action="store_true", help="tiny counts (CI smoke)")
@@ -324,21 +546,51 @@ def main() -> None:
     ap.add_argument("--baseline", default=BASELINE, help="git revision of the 'before' code")
     ap.add_argument("--rounds", type=int, default=5, help="timeit rounds (best is kept)")
     ap.add_argument("--src", help=argparse.SUPPRESS)
-    ap.add_argument("--mode", choices=("memory", "cpu"), default="memory", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--mode",
+        choices=("memory", "cpu", "window", "monitor"),
+        default="memory",
+        help=argparse.SUPPRESS,
+    )
+    ap.add_argument(
+        "--monitor",
+        nargs="*",
+        type=int,
+        default=None,
+        metavar="N",
+        help="only the whole-monitor measure, at these target counts (e.g. 1000 10000)",
+    )
+    ap.add_argument("--url", help=argparse.SUPPRESS)
+    ap.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
+    ap.add_argument("--settle", type=float, default=10.0, help="seconds after all connected")
+    ap.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--window-baseline",
+        default=WINDOW_BASELINE,
+        help="git revision of the 'before' window summaries",
+    )
     a = ap.parse_args()
     if a.src:  # a measured process
         sys.path.insert(0, a.src)
         if a.mode == "memory":
             print(json.dumps(measure(a.targets, a.samples)))
+        elif a.mode == "monitor":
+            print(json.dumps(monitor(a.targets, a.url, a.interval, a.settle, 15, a.trace)))
+        elif a.mode == "window":
+            print(json.dumps(windows(a.targets, a.samples, 2 if a.quick else 10)))
         else:
             print(json.dumps(cpu(a.rounds, 2 if a.quick else 20)))
         return
 
     from _common import machine, save, table
 
+    if a.monitor is not None:
+        _monitor_main(a, machine, save, table)
+        return
     if a.quick:
         a.targets, a.samples, a.rounds = 20, 320, 2
     with tempfile.TemporaryDirectory(prefix="pulse-baseline-") as tmp:
+        (Path(tmp) / "w").mkdir()
         arms = {"before": _extract(a.baseline, Path(tmp)), "after": ROOT / "src"}
         common = ["--targets", str(a.targets), "--samples", str(a.samples)]
         mem = {name: _arm(src, ["--mode", "memory", *common]) for name, src in arms.items()}
@@ -348,6 +600,11 @@ def main() -> None:
                 cpus[name].append(
                     _arm(src, ["--mode", "cpu", "--rounds", str(a.rounds)] + ["--quick"] * a.quick)
                 )
+        warms = {"before": _extract(a.window_baseline, Path(tmp) / "w"), "after": ROOT / "src"}
+        wins: dict[str, list[dict[str, Any]]] = {name: [] for name in warms}
+        for _ in range(1 if a.quick else 2):  # alternating, as above
+            for name, src in warms.items():
+                wins[name].append(_arm(src, ["--mode", "window", *common] + ["--quick"] * a.quick))
     cpu_best = {name: {k: min(r[k] for r in runs) for k in runs[0]} for name, runs in cpus.items()}
 
     b, f = mem["before"], mem["after"]
@@ -389,9 +646,41 @@ def main() -> None:
     print("\nCPU per sample, µs (timeit, best of rounds x runs, full windows): before -> after")
     for k in cpu_best["after"]:
         print(f"  {k:<28} {cpu_best['before'][k]:7.3f} -> {cpu_best['after'][k]:7.3f}")
+    print(
+        f"\nWindow summaries (one target: control + application + heartbeat, merged into one "
+        f"window event), {a.targets} fed targets after gc.freeze(); "
+        f"before = {a.window_baseline[:10]}, after = working tree; runs alternating:"
+    )
+    print(
+        table(
+            [
+                "code",
+                "peak transient B / summary",
+                "gen0 / gen1 / gen2 collections per 1,000 summaries",
+                "µs / summary",
+            ],
+            [
+                [
+                    f"{name} (run {i + 1})",
+                    r["peak_transient_bytes_per_summary"],
+                    " / ".join(f"{c:.1f}" for c in r["collections_per_1000_summaries"]),
+                    f"{r['us_per_summary']:.1f}",
+                ]
+                for i in range(len(wins["after"]))
+                for name, r in ((n, wins[n][i]) for n in wins)
+            ],
+        )
+    )
     path = save(
         "memory" + ("_quick" if a.quick else ""),
-        {"baseline": a.baseline, "memory": mem, "cpu_us_per_sample": cpu_best, "cpu_runs": cpus},
+        {
+            "baseline": a.baseline,
+            "memory": mem,
+            "cpu_us_per_sample": cpu_best,
+            "cpu_runs": cpus,
+            "window_baseline": a.window_baseline,
+            "windows": wins,
+        },
     )
     print(f"\nwrote {path.relative_to(ROOT)}")
 

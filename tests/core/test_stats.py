@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from hypothesis import given, settings
@@ -136,3 +137,71 @@ def test_late_answers_are_reported_in_the_summary_not_counted_as_slots() -> None
     assert attrs["late"] == 1 and attrs["late_max_s"] == 0.6
     assert attrs["max_s"] == 0.05  # window quantiles: answered in time; late beside
     assert s.window_attributes()["late"] == 0  # per window
+
+
+@settings(max_examples=100)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.floats(min_value=1e-5, max_value=2.0)), min_size=0, max_size=40
+    ),
+    st.lists(st.floats(min_value=0.5, max_value=5.0), max_size=3),
+    st.integers(min_value=1, max_value=16),
+)
+def test_window_attributes_into_is_the_prefixed_summary(
+    rtts: list[float | None], late: list[float], cap: int
+) -> None:
+    """The window event's direct write gives exactly the per-kind summary, prefixed,
+    with timeouts in the window (the NaN-filtering sort) and late answers."""
+    a, b = ProbeStats(window=cap), ProbeStats(window=cap)
+    for s in (a, b):
+        for rtt in rtts:
+            s.record(rtt)
+        for r in late:
+            s.record_late(r)
+    expected = {"control." + k: v for k, v in a.window_attributes().items()}
+    out: dict[str, object] = {"window_s": 60.0}
+    b.window_attributes_into(out, "control.")  # type: ignore[arg-type]
+    assert out.pop("window_s") == 60.0
+    assert out == expected
+    assert list(out) == list(expected)  # same key order (the JSON line's order)
+    # the quantiles against a plain list of the window's answered RTTs (nearest rank)
+    window = rtts[-cap:]
+    answered = sorted(r for r in window if r is not None)
+    assert out["control.count"] == len(window)
+    assert out["control.timeouts"] == sum(r is None for r in window)
+    if answered:
+        n = len(answered)
+        for q, key in ((0.5, "p50_s"), (0.95, "p95_s"), (0.99, "p99_s")):
+            assert out["control." + key] == answered[max(0, math.ceil(q * n) - 1)]
+        assert out["control.min_s"] == answered[0] and out["control.max_s"] == answered[-1]
+    else:
+        assert "control.p50_s" not in out and "control.pdv_s" not in out
+    # the late counters restart after a summary either way
+    assert a.window_attributes()["late"] == b.window_attributes()["late"] == 0
+
+
+def test_window_keys_are_built_once_per_prefix() -> None:
+    """A window summary builds no key strings: the same key objects every window."""
+    s = ProbeStats(window=8)
+    for rtt in (0.01, None, 0.02):
+        s.record(rtt)
+    first: dict[str, object] = {}
+    second: dict[str, object] = {}
+    s.window_attributes_into(first, "application.")  # type: ignore[arg-type]
+    s.window_attributes_into(second, "application" + ".")  # type: ignore[arg-type]
+    assert list(first) == list(second)
+    assert all(k1 is k2 for k1, k2 in zip(first, second, strict=True))
+
+
+def test_window_refuses_a_non_finite_rtt() -> None:
+    """+inf marks a timeout in the ring: a non-finite RTT is refused, not miscounted."""
+    from genesys_pulse.core._window import RttWindow
+
+    w = RttWindow(4)
+    for bad in (math.inf, math.nan):
+        with pytest.raises(ValueError, match="finite"):
+            w.add(bad)
+    assert len(w) == 0 and w.timeouts == 0
+    w.add(None)
+    w.add(0.02)
+    assert w.values() == [None, 0.02] and w.sorted_answered_once() == [0.02]

@@ -24,8 +24,11 @@ Telemetry: when ``journal_path`` is set in the configuration, audit records are
 appended to that journal. OpenTelemetry export is switched on by the standard
 variables: any ``OTEL_EXPORTER_OTLP_*ENDPOINT`` or ``OTEL_{TRACES,METRICS,LOGS}_EXPORTER``
 (``OTEL_SDK_DISABLED=true`` turns it off); without them nothing is exported, so
-a plain ``run --emulator`` never complains about a missing collector. Providers
-are flushed within one second at exit.
+a plain ``run --emulator`` never complains about a missing collector. When every
+signal's exporter is ``none``, nothing is built for OpenTelemetry at all (the
+same process as without the variables: telemetry off is the floor); a single
+signal set to ``none`` gets the API's no-op provider. Providers are flushed
+within one second at exit.
 """
 
 from __future__ import annotations
@@ -283,6 +286,10 @@ def main(args: argparse.Namespace) -> int:
         if problems:
             _print_config_errors(problems)
             return EXIT_CONFIG
+    otel_problem = _otel_env_problem(os.environ)
+    if otel_problem:
+        _err(otel_problem)
+        return EXIT_CONFIG
     missing_sdk = _missing_telemetry_packages(os.environ)
     if missing_sdk:
         _err(missing_sdk)
@@ -459,12 +466,26 @@ def _redacting_log_handler(config: MonitorConfig, level: str) -> RedactingFilter
 
 
 def _otel_enabled(env: Mapping[str, str]) -> bool:
-    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        return False
-    return any(
-        k.startswith("OTEL_EXPORTER_OTLP_") and k.endswith("ENDPOINT") and v.strip()
-        for k, v in env.items()
-    ) or any(env.get(f"OTEL_{sig}_EXPORTER", "").strip() for sig in ("TRACES", "METRICS", "LOGS"))
+    """Whether OTEL_* asks for at least one exported signal (see ``otel_requested``).
+
+    Every exporter ``none`` is *off*, exactly like no OTEL_* variable: no SDK
+    provider and no OpenTelemetry sink. (It used to switch the SDK on with
+    providers that exported nothing, and cost more CPU than exporting.)
+    """
+    from genesys_pulse.telemetry._otel_env import otel_requested
+
+    return otel_requested(env)
+
+
+def _otel_env_problem(env: Mapping[str, str]) -> str | None:
+    """One line naming the OTEL_* variable the set-up cannot honour, or None."""
+    from genesys_pulse.telemetry._otel_env import ConfigurationError, exporter_kinds
+
+    try:
+        exporter_kinds(env)
+    except ConfigurationError as exc:
+        return f"invalid OpenTelemetry set-up: {exc}"
+    return None
 
 
 def _missing_telemetry_packages(env: Mapping[str, str]) -> str | None:
@@ -504,7 +525,11 @@ def _missing_telemetry_packages(env: Mapping[str, str]) -> str | None:
 
 
 def _telemetry_sinks(config: MonitorConfig) -> tuple[list[Any], Any]:
-    """The OpenTelemetry sink (when OTEL_* asks for export) and the audit journal (when set)."""
+    """The OpenTelemetry sink (when OTEL_* asks for export) and the audit journal (when set).
+
+    Returns ``(sinks, providers)``; ``providers`` is ``None`` when no signal is
+    exported (no SDK provider exists then, and no OTelSink either).
+    """
     if not _otel_enabled(os.environ):
         if not config.journal_path:
             return [], None

@@ -22,6 +22,7 @@ Every update is O(1) and every structure has a fixed bound.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 from ._jitter import JitterTracker
@@ -29,7 +30,7 @@ from ._quantiles import LogHistogram
 from ._window import RttWindow
 from .model import AttrValue
 
-__all__ = ["ProbeStats", "StabilityWindow", "TimeoutCounter"]
+__all__ = ["ProbeStats", "StabilityWindow", "TimeoutCounter", "window_keys"]
 
 _NO_BITS = bytearray()
 """The ring of every stability window before its first slot (never written: replaced)."""
@@ -134,6 +135,33 @@ class StabilityWindow:
         self._pos = 0
         self._full = False
         self._good = 0
+
+
+_WINDOW_KEYS = (
+    "count",
+    "timeouts",
+    "consecutive_timeouts",
+    "late",
+    "late_max_s",
+    "p50_s",
+    "p95_s",
+    "p99_s",
+    "min_s",
+    "max_s",
+    "pdv_s",
+    "jitter_rfc3550_s",
+    "stability",
+)
+
+
+@lru_cache(maxsize=16)
+def window_keys(prefix: str) -> tuple[str, ...]:
+    """The window-summary keys (:data:`_WINDOW_KEYS` order) behind *prefix*, built once.
+
+    A window event's attribute dict takes the same key objects every window, so
+    a summary builds no key strings (and hashes none: a ``str`` caches its hash).
+    """
+    return tuple(prefix + key for key in _WINDOW_KEYS)
 
 
 def _finite(value: float | None) -> float | None:
@@ -276,30 +304,56 @@ class ProbeStats:
         the previous call (reported beside, not inside, the window quantiles);
         keys with no value are omitted (attribute values cannot be ``None``).
         """
+        out: dict[str, AttrValue] = {}
+        self.window_attributes_into(out, "")
+        return out
+
+    def window_attributes_into(self, out: dict[str, AttrValue], prefix: str) -> None:
+        """:meth:`window_attributes` written into *out* under ``prefix + key``.
+
+        For the window event, which merges every probe kind's summary into one
+        dict: no dict per kind and no key string per window (the prefixed keys
+        are built once per prefix). The sorted answered RTTs are one transient
+        list (a float object per answered slot), dropped before returning.
+        """
+        (
+            k_count,
+            k_timeouts,
+            k_consecutive,
+            k_late,
+            k_late_max,
+            k_p50,
+            k_p95,
+            k_p99,
+            k_min,
+            k_max,
+            k_pdv,
+            k_jitter,
+            k_stability,
+        ) = window_keys(prefix)
         w = self.window
-        values = w.sorted_answered_once()  # not kept until the next sample
-        out: dict[str, AttrValue] = {
-            "count": len(w),
-            "timeouts": w.timeouts,
-            "consecutive_timeouts": self.timeouts.consecutive,
-            "late": self._late_w,
-        }
+        out[k_count] = len(w)
+        out[k_timeouts] = w.timeouts
+        out[k_consecutive] = self.timeouts.consecutive
+        out[k_late] = self._late_w
         if self._late_w:
-            out["late_max_s"] = self._late_w_max
+            out[k_late_max] = self._late_w_max
         self._late_w = 0
         self._late_w_max = 0.0
-        if values:
-            n = len(values)
-            out["p50_s"] = values[max(0, math.ceil(0.5 * n) - 1)]
-            out["p95_s"] = values[max(0, math.ceil(0.95 * n) - 1)]
+        values = w.sorted_answered_once()  # not kept until the next sample
+        n = len(values)
+        if n:
+            out[k_p50] = values[max(0, math.ceil(0.5 * n) - 1)]
+            out[k_p95] = values[max(0, math.ceil(0.95 * n) - 1)]
             p99 = values[max(0, math.ceil(0.99 * n) - 1)]
-            out["p99_s"] = p99
-            out["min_s"] = values[0]
-            out["max_s"] = values[-1]
-            out["pdv_s"] = p99 - values[0]
+            out[k_p99] = p99
+            low = values[0]
+            out[k_min] = low
+            out[k_max] = values[-1]
+            out[k_pdv] = p99 - low
+        del values
         if self.jitter.count:
-            out["jitter_rfc3550_s"] = self.jitter.rfc3550
+            out[k_jitter] = self.jitter.rfc3550
         rate = self.stability.rate
         if rate is not None:
-            out["stability"] = rate
-        return out
+            out[k_stability] = rate

@@ -14,12 +14,19 @@ server-to-client delay-variation figure).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from genesys_pulse.core import JitterTracker, LogHistogram, ProbeStats, RttWindow
 from genesys_pulse.core.model import AttrValue
 
 __all__ = ["KindStats"]
+
+
+@lru_cache(maxsize=16)
+def _heartbeat_keys(prefix: str) -> tuple[str, str, str]:
+    """``count``, ``timeouts``, ``gap_max_s`` behind *prefix*, built once per prefix."""
+    return (prefix + "count", prefix + "timeouts", prefix + "gap_max_s")
 
 
 class KindStats:
@@ -162,13 +169,27 @@ class KindStats:
 
     def window_summary(self) -> dict[str, AttrValue]:
         """Flat summary of the sliding window (``window`` event attributes)."""
+        out: dict[str, AttrValue] = {}
+        self.window_summary_into(out, "")
+        return out
+
+    def window_summary_into(self, out: dict[str, AttrValue], prefix: str) -> None:
+        """:meth:`window_summary` written into *out* under ``prefix + key``.
+
+        The window event merges every kind's summary into one dict
+        (``control.p99_s``, ...): this writes there directly, with key strings
+        built once per prefix, so a window summary makes no dict of its own and
+        no key string (see :meth:`ProbeStats.window_attributes_into`).
+        """
         if self._period is not None:
-            out: dict[str, AttrValue] = {"count": self._hb_count, "timeouts": self._hb_timeouts}
+            k_count, k_timeouts, k_gap_max = _heartbeat_keys(prefix)
+            out[k_count] = self._hb_count
+            out[k_timeouts] = self._hb_timeouts
             gaps = self._gaps_h
             if gaps is not None and gaps.count:
-                out["gap_max_s"] = gaps.max
-            return out
-        return self.probe.window_attributes()
+                out[k_gap_max] = gaps.max
+            return
+        (self._probe or self.probe).window_attributes_into(out, prefix)
 
     def summary(self) -> dict[str, Any]:
         """Whole-run summary (JSON-able; ``None`` where nothing was measured)."""

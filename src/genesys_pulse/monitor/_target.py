@@ -365,8 +365,7 @@ class TargetProbe:
         self._window_start = end
         self._window_end = end + self._window
         for kind, st in self.state.items():
-            for key, value in st.stats.window_summary().items():
-                attrs[f"{kind.value}.{key}"] = value
+            st.stats.window_summary_into(attrs, kind.value + ".")  # keys built once per kind
         self._d.event(Event(self.id, "window", time.time(), attrs))
 
     def _missed_slot(self, k: int, due: float) -> None:

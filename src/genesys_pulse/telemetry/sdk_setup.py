@@ -20,7 +20,16 @@ Honoured variables (values read from the ``env`` mapping given):
   (default), ``delta`` (Datadog, New Relic) or ``lowmemory``;
 * ``OTEL_SERVICE_NAME`` (default ``genesys-pulse``) and
   ``OTEL_RESOURCE_ATTRIBUTES``;
-* ``OTEL_SDK_DISABLED=true``: providers with no exporter at all.
+* ``OTEL_SDK_DISABLED=true``: no exporter for any signal.
+
+A signal with no exporter (``none``, or ``OTEL_SDK_DISABLED=true``) gets the
+API's **no-op** provider, not an SDK provider without processors or readers:
+the SDK would still build, validate and aggregate every span, log record and
+measurement for nobody (an SDK ``MeterProvider`` with no reader still makes a
+``Measurement`` and cleans its attributes on every ``record``; an SDK
+``TracerProvider`` with no processor still samples and records every span).
+Telemetry that is off costs least (docs/performance.md, "Telemetry off is the
+floor").
 
 TLS certificates, compression and the export timeout are read by the OTLP
 exporters themselves from the process environment (``OTEL_EXPORTER_OTLP_*``).
@@ -38,6 +47,8 @@ from typing import IO, Final
 from urllib.parse import unquote
 
 from opentelemetry import _logs, metrics, trace
+from opentelemetry._logs import NoOpLoggerProvider
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import (
@@ -59,8 +70,10 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.trace import NoOpTracerProvider
 
 from genesys_pulse._version import __version__
+from genesys_pulse.telemetry._otel_env import ConfigurationError, exporter_kinds
 
 try:
     from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, LogRecordExporter
@@ -78,21 +91,19 @@ DEFAULT_PROTOCOL: Final = "http/protobuf"
 _SIGNAL_PATHS: Final = {"traces": "v1/traces", "metrics": "v1/metrics", "logs": "v1/logs"}
 
 
-class ConfigurationError(ValueError):
-    """An ``OTEL_*`` variable has a value this set-up does not support."""
-
-
 @dataclass
 class Providers:
-    """The SDK providers built by :func:`configure_from_env`.
+    """The providers built by :func:`configure_from_env`.
 
     Pass them to :class:`~genesys_pulse.telemetry.OTelSink` (or rely on
-    ``set_global=True``) and call :meth:`shutdown` once at exit.
+    ``set_global=True``) and call :meth:`shutdown` once at exit. A signal with
+    an exporter has an SDK provider; a signal without one has the API's no-op
+    provider (see :attr:`exporters`).
     """
 
-    tracer_provider: TracerProvider
-    meter_provider: MeterProvider
-    logger_provider: LoggerProvider
+    tracer_provider: trace.TracerProvider
+    meter_provider: metrics.MeterProvider
+    logger_provider: _logs.LoggerProvider
     exporters: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Per signal, the exporter kinds configured (e.g. ``{"traces": ("otlp",)}``)."""
     metric_readers: list[MetricReader] = field(default_factory=list)
@@ -108,13 +119,16 @@ class Providers:
         ms = max(1, int(timeout * 1000))
 
         def work() -> None:
-            for fn in (
-                lambda: self.tracer_provider.shutdown(),
-                lambda: self.logger_provider.shutdown(),
-                lambda: self.meter_provider.shutdown(timeout_millis=ms),
+            for provider, kwargs in (
+                (self.tracer_provider, {}),
+                (self.logger_provider, {}),
+                (self.meter_provider, {"timeout_millis": ms}),
             ):
+                shutdown = getattr(provider, "shutdown", None)  # the API's no-op has none
+                if shutdown is None:
+                    continue
                 try:
-                    fn()
+                    shutdown(**kwargs)
                 except Exception:
                     pass
 
@@ -150,29 +164,35 @@ def configure_from_env(
     """
     out = console_out if console_out is not None else sys.stderr
     resource = _resource(env, default_service_name)
-    kinds = {sig: _exporter_kinds(env, sig) for sig in _SIGNAL_PATHS}
-    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        kinds = {sig: () for sig in _SIGNAL_PATHS}
-
-    tracer_provider = TracerProvider(resource=resource)
-    for kind in kinds["traces"]:
-        span_exporter: SpanExporter = (
-            ConsoleSpanExporter(out=out)
-            if kind == "console"
-            else _otlp_span_exporter(env)  # kind == "otlp"
-        )
-        tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
-
-    logger_provider = LoggerProvider(resource=resource)
-    for kind in kinds["logs"]:
-        log_exporter: LogRecordExporter = (
-            ConsoleLogRecordExporter(out=out) if kind == "console" else _otlp_log_exporter(env)
-        )
-        logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter))
-
+    kinds = exporter_kinds(env)
     temporality = _temporality(env)
     interval = _int(env, "OTEL_METRIC_EXPORT_INTERVAL", 60000)
     export_timeout = _int(env, "OTEL_METRIC_EXPORT_TIMEOUT", 30000)
+
+    # A signal without an exporter gets the API's no-op provider: an SDK provider
+    # without processors or readers would still record everything for nobody.
+    tracer_provider: trace.TracerProvider = NoOpTracerProvider()
+    if kinds["traces"]:
+        sdk_tracer_provider = TracerProvider(resource=resource)
+        for kind in kinds["traces"]:
+            span_exporter: SpanExporter = (
+                ConsoleSpanExporter(out=out)
+                if kind == "console"
+                else _otlp_span_exporter(env)  # kind == "otlp"
+            )
+            sdk_tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+        tracer_provider = sdk_tracer_provider
+
+    logger_provider: _logs.LoggerProvider = NoOpLoggerProvider()
+    if kinds["logs"]:
+        sdk_logger_provider = LoggerProvider(resource=resource)
+        for kind in kinds["logs"]:
+            log_exporter: LogRecordExporter = (
+                ConsoleLogRecordExporter(out=out) if kind == "console" else _otlp_log_exporter(env)
+            )
+            sdk_logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter))
+        logger_provider = sdk_logger_provider
+
     readers: list[MetricReader] = []
     for kind in kinds["metrics"]:
         metric_exporter: MetricExporter = (
@@ -187,7 +207,9 @@ def configure_from_env(
                 export_timeout_millis=export_timeout,
             )
         )
-    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    meter_provider: metrics.MeterProvider = (
+        MeterProvider(resource=resource, metric_readers=readers) if readers else NoOpMeterProvider()
+    )
 
     if set_global:
         trace.set_tracer_provider(tracer_provider)
@@ -210,20 +232,6 @@ def _int(env: Mapping[str, str], key: str, default: int) -> int:
     if value <= 0:
         raise ConfigurationError(f"{key} must be positive")
     return value
-
-
-def _exporter_kinds(env: Mapping[str, str], signal: str) -> tuple[str, ...]:
-    key = f"OTEL_{signal.upper()}_EXPORTER"
-    raw = env.get(key, "otlp").strip().lower() or "otlp"
-    kinds: list[str] = []
-    for item in (x.strip() for x in raw.split(",")):
-        if item == "none":
-            return ()
-        if item not in ("otlp", "console"):
-            raise ConfigurationError(f"{key}: unsupported exporter {item!r} (otlp, console, none)")
-        if item not in kinds:
-            kinds.append(item)
-    return tuple(kinds)
 
 
 def _protocol(env: Mapping[str, str], signal: str) -> str:
