@@ -61,7 +61,8 @@ def test_no_exporter_means_no_sdk_provider(env: dict[str, str]) -> None:
     sink.on_event(event("timeout", 2, probe="control"))
     sink.on_event(event("window", 3))
     assert sink.errors == 0
-    assert not sink._rtt.__class__.__module__.startswith("opentelemetry.sdk")
+    rtt = sink._metrics.instruments[0]
+    assert not rtt.__class__.__module__.startswith("opentelemetry.sdk")
     assert p.shutdown(1.0)
 
 
