@@ -70,9 +70,7 @@ def test_stale_timers_are_dropped_without_being_returned() -> None:
 @settings(derandomize=True, max_examples=200, database=None)
 @given(
     st.lists(
-        st.tuples(
-            st.floats(min_value=0, max_value=100, allow_nan=False), st.sampled_from([0, 1])
-        ),
+        st.tuples(st.floats(min_value=0, max_value=100, allow_nan=False), st.sampled_from([0, 1])),
         max_size=60,
     )
 )
