@@ -13,6 +13,18 @@ writes its slot's pre-encoded frames without waiting (see
 with a full send buffer never delays another target; the connection's reader
 resolves a slot as soon as its answers are in (no task is woken for it).
 
+Coalescing: waking costs about 75 µs of CPU (trio's cancel-scope deadline and
+the kernel's timed ``epoll_wait``, measured on the development machine), so
+with thousands of staggered targets -- one timer every half millisecond at
+10,000 targets x 1 per 5 s -- the driver does not wake more often than once
+per :data:`COALESCE` (1 ms): timers that come due within that window after a
+wake-up that handled a timer are handled together at its end. A slot is then written up to 1 ms
+after its due time; the send time recorded is the true one (RTTs count from
+it), so the lateness shows as send-time error, never in an RTT, and a
+deadline handled late still compares each answer's arrival time with the
+deadline itself. A single target, or targets further apart than 1 ms, are
+never delayed.
+
 Waking earlier: a timer set from another task (a first connection, a write
 stamped by a connection's writer, a slot resolved by a reader) that is due
 before the driver's current wake-up moves the deadline of the driver's sleep
@@ -33,6 +45,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Driver"]
 
+COALESCE = 0.001
+"""Shortest time between two wake-ups of the driver (seconds); see the module docstring."""
+
 BATCH = 512
 """Timers handled before the driver lets other tasks run (a burst never starves readers)."""
 
@@ -49,9 +64,12 @@ class Driver:
       handled: how many timers it handled.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, coalesce: float = COALESCE) -> None:
         self._heap: TimerHeap[TargetProbe] = TimerHeap()
         self._scope: trio.CancelScope | None = None
+        self._coalesce = coalesce
+        self._floor = -math.inf
+        """No wake-up before this time (the last wake-up + ``coalesce``)."""
         self.wakeups = 0
         self.handled = 0
 
@@ -64,7 +82,7 @@ class Driver:
         self._heap.push(when, rank, probe, generation)
         scope = self._scope
         if scope is not None and when < scope.deadline:
-            scope.deadline = when
+            scope.deadline = max(when, self._floor)
 
     async def run(self) -> None:
         """Drive every target's slots forever (until cancelled)."""
@@ -72,6 +90,7 @@ class Driver:
         now_fn = trio.current_time
         while True:
             self.wakeups += 1
+            woke = now_fn()
             handled = 0
             while handled < BATCH:
                 now = now_fn()
@@ -82,11 +101,13 @@ class Driver:
                 probe.on_timer(rank, now)
                 handled += 1
             self.handled += handled
+            # coalesce only after a wake-up that did something (see the module docstring)
+            self._floor = woke + self._coalesce if handled else -math.inf
             if handled >= BATCH:
                 await trio.lowlevel.checkpoint()
                 continue
-            wake = heap.next_due(_live)
-            with trio.CancelScope(deadline=wake if wake < math.inf else math.inf) as scope:
+            wake = max(heap.next_due(_live), self._floor)
+            with trio.CancelScope(deadline=wake) as scope:
                 self._scope = scope
                 try:
                     await trio.sleep_forever()
