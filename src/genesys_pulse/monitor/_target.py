@@ -72,8 +72,7 @@ from genesys_pulse.core import (
 )
 from genesys_pulse.core.config import TargetConfig
 from genesys_pulse.core.model import AttrValue, Event, ProbeKind, Sample
-from genesys_pulse.transport import ConnectionClosed
-from genesys_pulse.transport._frames import OP_PING, OP_TEXT, encode_frame
+from genesys_pulse.transport import ConnectionClosed, ping_frame, text_frame
 
 from ._dispatch import Dispatcher
 from ._link import Link
@@ -632,7 +631,7 @@ class TargetProbe:
         # Register before writing: the pong can be read before the write is stamped.
         data = b""
         if control:
-            data = encode_frame(OP_PING, link.control.on_sent(k, now))
+            data = ping_frame(link.control.on_sent(k, now))
         if app_now:
             link.app.on_sent(k, now)
             slot.app_in_write = True
@@ -656,7 +655,7 @@ class TargetProbe:
 
     def _app_frame(self) -> bytes:
         """The application ping as a client frame (a fresh masking key per frame)."""
-        return encode_frame(OP_TEXT, self._app_bytes)
+        return text_frame(self._app_bytes)
 
     def _first_written(self, slot: _Slot, t: float) -> None:
         """The slot's first write went out at ``t``: deadlines from the true send time."""

@@ -59,7 +59,7 @@ from ._frames import (
 )
 from ._timed import TimedSocketStream, find_socket, find_timer
 
-__all__ = ["CloseInfo", "WebSocketConnection", "open_websocket"]
+__all__ = ["CloseInfo", "WebSocketConnection", "open_websocket", "ping_frame", "text_frame"]
 
 DEFAULT_MAX_MESSAGE_SIZE = 65536 * 16
 """Largest incoming message accepted (1 MiB); larger ones close the connection with 1009."""
@@ -70,6 +70,18 @@ _REJECT_BODY_LIMIT = 512
 OnMessage = Callable[[str | bytes, float], None]
 OnPong = Callable[[bytes, float], None]
 OnWritten = Callable[[float], None]
+
+
+def ping_frame(payload: bytes) -> bytes:
+    """A masked client Ping frame for :meth:`WebSocketConnection.send_nowait` (payload <= 125 B)."""
+    if len(payload) > 125:
+        raise ValueError("ping payload must be at most 125 bytes")
+    return encode_frame(OP_PING, payload)
+
+
+def text_frame(data: bytes) -> bytes:
+    """A masked client text frame of UTF-8 ``data`` (a fresh masking key per call)."""
+    return encode_frame(OP_TEXT, data)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
