@@ -640,9 +640,7 @@ class TargetProbe:
             # nothing to send (the application ping is deferred, no control probe)
             self._arm_deadline(slot, min(max(due, now) + self.cfg.timeout, next_due))
             return
-        # one write for both frames; until it is stamped the slot may wait for
-        # the next due time (then the write is declared stalled)
-        self._arm_deadline(slot, next_due)
+        # one write for both frames
         slot.sending = True
         try:
             t = link.send(data, slot.on_first_written)
@@ -652,6 +650,10 @@ class TargetProbe:
             return
         if t is not None:
             self._first_written(slot, t)
+        else:
+            # queued: until it is stamped the slot may wait for the next due time
+            # (then the write is declared stalled)
+            self._arm_deadline(slot, next_due)
 
     def _app_frame(self) -> bytes:
         """The application ping as a client frame (a fresh masking key per frame)."""
