@@ -48,8 +48,9 @@ __all__ = ["Driver"]
 COALESCE = 0.001
 """Shortest time between two wake-ups of the driver (seconds); see the module docstring."""
 
-BATCH = 512
-"""Timers handled before the driver lets other tasks run (a burst never starves readers)."""
+BATCH = 32
+"""Timers handled before the driver lets other tasks run: after a stall, a burst of due
+slots must not keep the readers from stamping the pongs of the first ones."""
 
 
 def _live(probe: TargetProbe, rank: int, generation: int) -> bool:
