@@ -25,6 +25,16 @@ deadline handled late still compares each answer's arrival time with the
 deadline itself. A single target, or targets further apart than 1 ms, are
 never delayed.
 
+Answered slots are recorded here, not in the reader: the reader stamps the
+pong, matches it and, when the slot's answers are all in, hands the probe to
+:meth:`Driver.resolve_soon`, which wakes the driver without a timer (a parked
+task rescheduled, a few µs). The driver records every slot answered since its
+last turn in one pass. Recording inline in the reader (the first version of
+this design) cost the *next* readers of the same scheduler pass their
+timestamps: each pong read after another target's recording (about 150 µs with
+the SDK) was stamped that much later, and the control RTT median at 10,000
+targets rose from 0.46 to 0.85 ms against the baseline in the same run.
+
 Waking earlier: a timer set from another task (a first connection, a write
 stamped by a connection's writer, a slot resolved by a reader) that is due
 before the driver's current wake-up moves the deadline of the driver's sleep
@@ -68,6 +78,9 @@ class Driver:
     def __init__(self, coalesce: float = COALESCE) -> None:
         self._heap: TimerHeap[TargetProbe] = TimerHeap()
         self._scope: trio.CancelScope | None = None
+        self._lot = trio.lowlevel.ParkingLot()
+        self._answered: list[TargetProbe] = []
+        """Probes whose slot in flight has every answer, to be recorded on the next turn."""
         self._coalesce = coalesce
         self._floor = -math.inf
         """No wake-up before this time (the last wake-up + ``coalesce``)."""
@@ -85,6 +98,12 @@ class Driver:
         if scope is not None and when < scope.deadline:
             scope.deadline = max(when, self._floor)
 
+    def resolve_soon(self, probe: TargetProbe) -> None:
+        """``probe``'s slot has all its answers: record it on the driver's next turn (soon)."""
+        self._answered.append(probe)
+        if len(self._answered) == 1:
+            self._lot.unpark()
+
     async def run(self) -> None:
         """Drive every target's slots forever (until cancelled)."""
         heap = self._heap
@@ -92,6 +111,11 @@ class Driver:
         while True:
             self.wakeups += 1
             woke = now_fn()
+            if self._answered:
+                answered = self._answered
+                self._answered = []
+                for probe in answered:
+                    probe.resolve_answered(woke)
             handled = 0
             while handled < BATCH:
                 now = now_fn()
@@ -108,9 +132,12 @@ class Driver:
                 await trio.lowlevel.checkpoint()
                 continue
             wake = max(heap.next_due(_live), self._floor)
+            if self._answered:
+                await trio.lowlevel.checkpoint()
+                continue
             with trio.CancelScope(deadline=wake) as scope:
                 self._scope = scope
                 try:
-                    await trio.sleep_forever()
+                    await self._lot.park()
                 finally:
                     self._scope = None

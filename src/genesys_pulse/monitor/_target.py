@@ -150,6 +150,7 @@ class _Slot:
         "next_due",
         "poked",
         "probe",
+        "queued",
         "sending",
         "sent_a",
         "sent_c",
@@ -185,6 +186,8 @@ class _Slot:
         """A write of this slot is queued and not yet stamped."""
         self.poked = False
         """The link reported progress while a write was queued."""
+        self.queued = False
+        """Every answer came: the driver records the slot on its next turn."""
         self.sent_c: float | None = None
         self.sent_a: float | None = None
         self.dl_c = next_due
@@ -722,7 +725,19 @@ class TargetProbe:
                 return
             if t is not None:
                 self._deferred_written(slot, t)
-        elif link.slot_answered:
+        elif link.slot_answered and not slot.queued:
+            if self._driver is None:
+                self._resolve(slot, now)
+            else:
+                # recorded by the driver, so that this reader's recording does not
+                # delay the next readers' timestamps (see monitor/_driver.py)
+                slot.queued = True
+                self._driver.resolve_soon(self)
+
+    def resolve_answered(self, now: float) -> None:
+        """Record the slot whose answers all came (called by the driver)."""
+        slot = self._slot
+        if slot is not None and slot.queued:
             self._resolve(slot, now)
 
     def _resolve(self, slot: _Slot, end: float, *, send_stalled: bool = False) -> None:
