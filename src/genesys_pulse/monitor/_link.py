@@ -9,8 +9,8 @@ The reader task of a link calls :meth:`Link.on_pong` / :meth:`Link.on_message`
 synchronously with the receive timestamp of each frame (see
 :meth:`genesys_pulse.transport.WebSocketConnection.run_reader`): these update
 the pong matchers and, when the answer completes the probe slot in flight,
-tell the slot's :class:`SlotWatcher` (the target's probe) at once, so the slot
-is resolved in the reader's own turn (no other task is woken). A pong that answers
+tell the slot's :class:`SlotWatcher` (the target's probe) at once; the probe
+then has the driver record the slot on its next turn. A pong that answers
 a ping already reported as a timeout (exact for control pings, stop-and-wait
 for application pings: see :mod:`genesys_pulse.core._pong`) is handed to the
 owner as a *late answer* with its true RTT.

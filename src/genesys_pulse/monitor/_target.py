@@ -14,7 +14,8 @@ owns every target's timers (slot starts and deadlines, in one core
 a slot's frames are written at once (one write per connection, without
 waiting when the socket's send buffer has room, else by the connection's
 writer task), and the link's reader calls :meth:`TargetProbe.slot_progress`
-when an answer completes the slot, which is then resolved right there.
+when an answer completes the slot, which the driver then records on its next
+turn (see ``monitor/_driver.py`` for why not in the reader).
 
 Slot rules (also summarised in ARCHITECTURE.md, ``monitor``):
 
