@@ -17,6 +17,12 @@ writer task), and the link's reader calls :meth:`TargetProbe.slot_progress`
 when an answer completes the slot, which the driver then records on its next
 turn (see ``monitor/_driver.py`` for why not in the reader).
 
+Why one module of this size: a slot's life (start, write, answers, deferred
+application ping, deadline, resolution) and the statistics and threshold
+machines it feeds share the probe's state at every step; split across modules
+they would write each other's fields again, which is what the ownership rule
+above removed.
+
 Slot rules (also summarised in ARCHITECTURE.md, ``monitor``):
 
 * Slot ``k`` is due at ``start + phase + k * interval`` (core

@@ -30,6 +30,10 @@ everything over TLS or an in-memory stream, which have no synchronous write) is
 queued, in order, for :meth:`WebSocketConnection.run_writer`, a task per
 connection that the owner starts when a write was queued, so that one
 connection with a full buffer never delays the others.
+
+Why one module of this size: the handshake, the reader, the locked writers and
+the queued writer share one connection state machine (open, close sent, done)
+and one send lock; each path must see the others' state changes at once.
 """
 
 from __future__ import annotations
