@@ -16,11 +16,20 @@ Arms:
   ``otel-memory`` (SDK providers: in-memory metric reader, batch span and log
   processors whose exporters count and drop) or
   ``otel-otlp`` (SDK + OTLP/HTTP exporters to ``--otlp-endpoint``).
+  ``--jsonl PATH`` adds the CLI's JSONL output (``cli/_output.JsonLines``,
+  its writer thread included) writing to PATH (``/dev/null`` in ``cost.py``).
   ``--journal PATH`` adds the audit journal (``--journal-mode``: ``always``,
   the journal as shipped, fsync in its syncer thread; ``inline``, the previous
   design, fsync on the event loop after every record).
 * ``naive``: the naive trio-websocket loop (``bench/_naive.py``) at the same
-  rate, measured the same way.
+  rate, measured the same way; ``--app``: each cycle is one control ping and
+  one application echo (the comparable cycle), otherwise a control ping only.
+
+The *baseline* (the previous design, a git commit): :func:`run_arm` with
+``baseline=DIR`` runs ``DIR/bench/_arms.py`` -- the baseline's own arms, with
+its own ``src`` first on the import path -- through ``bench/_baseline_arm.py``
+(which adds ``--jsonl`` for baselines that predate it). :func:`extract_baseline`
+makes ``DIR`` with ``git archive COMMIT src bench``.
 * ``raw``: a blocking-socket WebSocket client (hand-built masked ping frame,
   reads the pong bytes): the floor of a WebSocket ping.
 * ``websockets``: the ``websockets`` library's asyncio client, its own
@@ -58,14 +67,48 @@ import trio  # noqa: E402
 from _common import current_rss_mib, pct  # noqa: E402
 
 
-def run_arm(args: list[str], timeout: float) -> dict[str, Any]:
-    """Run ``python bench/_arms.py ARGS`` and return its JSON line (bounded in time)."""
-    proc = subprocess.run(
-        [sys.executable, str(HERE / "_arms.py"), *args],
+def extract_baseline(commit: str) -> Path:
+    """``src`` and ``bench`` of ``commit`` in ``bench/results/baseline-COMMIT`` (cached).
+
+    Raises:
+      RuntimeError: the commit is not in this checkout (a shallow clone?).
+    """
+    dest = HERE / "results" / f"baseline-{commit}"
+    if (dest / "bench" / "_arms.py").is_file() and (dest / "src").is_dir():
+        return dest
+    tmp = dest.with_name(dest.name + ".tmp")
+    subprocess.run(["rm", "-rf", str(tmp)], check=True)
+    tmp.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(HERE.parent), "archive", "--format=tar", commit, "src", "bench"],
         capture_output=True,
-        text=True,
-        timeout=timeout,
+        check=False,
     )
+    if archive.returncode != 0:
+        raise RuntimeError(
+            f"baseline commit {commit!r} cannot be extracted from this checkout "
+            f"(git archive: {archive.stderr.decode(errors='replace').strip()}); "
+            "fetch it (a full clone) or pass --baseline none"
+        )
+    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+    subprocess.run(["rm", "-rf", str(dest)], check=True)
+    tmp.rename(dest)
+    return dest
+
+
+def run_arm(args: list[str], timeout: float, baseline: Path | None = None) -> dict[str, Any]:
+    """Run ``python bench/_arms.py ARGS`` and return its JSON line (bounded in time).
+
+    With ``baseline`` (a directory from :func:`extract_baseline`), the
+    baseline's own ``bench/_arms.py`` runs instead, on its own ``src``.
+    """
+    if baseline is None:
+        cmd = [sys.executable, str(HERE / "_arms.py"), *args]
+        env = None
+    else:
+        cmd = [sys.executable, str(HERE / "_baseline_arm.py"), str(baseline), *args]
+        env = {**os.environ, "PYTHONPATH": str(baseline / "src")}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.stderr and "--- loop stuck" in proc.stderr:
         sys.stderr.write(proc.stderr[-20000:])
@@ -304,6 +347,10 @@ async def _pulse(a: argparse.Namespace) -> dict[str, Any]:
     journal = _journal_sink(a)
     if journal is not None:
         extra.append(journal)
+    if a.jsonl:
+        from _jsonl import jsonl_sink
+
+        extra.append(jsonl_sink(a.jsonl))
     off = _offset()
     out: dict[str, Any] = {"arm": "pulse", "targets": a.targets, "interval": a.interval}
     t_start = time.perf_counter()
@@ -330,7 +377,7 @@ async def _pulse(a: argparse.Namespace) -> dict[str, Any]:
             if a.profile:
                 import cProfile
 
-                prof = cProfile.Profile()
+                prof = cProfile.Profile(time.process_time)  # CPU, not wall: a loaded host
                 prof.enable()
             gc_before = [s["collections"] for s in gc.get_stats()]
             cpu0, w0, times0 = time.process_time(), time.perf_counter(), os.times()
@@ -350,6 +397,9 @@ async def _pulse(a: argparse.Namespace) -> dict[str, Any]:
             out["tracked_objects"] = len(gc.get_objects())
             ports1 = _ports(mon)
             out["reconnected_targets"] = sum(1 for tid, p in ports0.items() if ports1.get(tid) != p)
+            driver = getattr(mon, "driver", None)
+            if driver is not None:
+                out["driver_wakeups"] = driver.wakeups
         nursery.cancel_scope.cancel()
     del keep
     if journal is not None:
@@ -444,17 +494,22 @@ async def _naive_arm(a: argparse.Namespace) -> dict[str, Any]:
         duration=a.duration,
         warmup=a.warmup,
         connect_limit=a.connect_limit,
+        app=a.app,
     )
     rtts = res.pop("rtts")
-    assert isinstance(rtts, list)
+    app_rtts = res.pop("app_rtts")
+    assert isinstance(rtts, list) and isinstance(app_rtts, list)
     return {
         "arm": "naive",
         "targets": a.targets,
+        "app": a.app,
         **res,
         "rss_mib": current_rss_mib(),
         "rtt_p50_s": pct(rtts, 50),
         "rtt_p99_s": pct(rtts, 99),
         "rtt_max_s": max(rtts) if rtts else float("nan"),
+        "app_rtt_p50_s": pct(app_rtts, 50),
+        "app_rtt_p99_s": pct(app_rtts, 99),
     }
 
 
@@ -575,6 +630,8 @@ def main() -> None:
     ap.add_argument("--sink", default="none")
     ap.add_argument("--otlp-endpoint", default=None)
     ap.add_argument("--no-echo", action="store_true")
+    ap.add_argument("--app", action="store_true", help="naive: control ping + application echo")
+    ap.add_argument("--jsonl", default=None, help="pulse: add the JSONL output, written to PATH")
     ap.add_argument("--no-freeze-gc", action="store_true", help="run_monitor(freeze_gc=False)")
     ap.add_argument("--gc-threshold", default=None, help="gc.set_threshold(A,B,C) at start")
     ap.add_argument("--samples-out", default=None)

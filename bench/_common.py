@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import platform
@@ -9,6 +10,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -102,3 +104,29 @@ def start_echo_server(*extra: str) -> tuple[subprocess.Popen[str], int]:
     assert proc.stdout is not None
     line = proc.stdout.readline()
     return proc, int(json.loads(line)["port"])
+
+
+class _DropOtlp(http.server.BaseHTTPRequestHandler):
+    """Accepts any OTLP/HTTP export and drops it (counted)."""
+
+    counts: dict[str, int] = {}
+
+    def do_POST(self) -> None:
+        n = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(n)
+        _DropOtlp.counts[self.path] = _DropOtlp.counts.get(self.path, 0) + 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def start_otlp_drop_server() -> tuple[http.server.ThreadingHTTPServer, str]:
+    """A local OTLP/HTTP receiver in a thread of this process that drops every export;
+    returns (server, endpoint URL). Call ``server.shutdown()`` when done."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DropOtlp)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"

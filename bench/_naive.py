@@ -4,7 +4,10 @@
 * ``naive_trio_websocket``: the loop people write first with trio-websocket
   (``await ws.ping()`` timed around, ``await trio.sleep(interval)``, a reader
   draining messages), run at the same rate and connection count as the
-  monitor, so CPU per probe and RTT can be compared side by side.
+  monitor, so CPU per probe and RTT can be compared side by side. With
+  ``app=True`` each cycle also sends the Genesys application ping
+  (``{"message":"ping"}``) and awaits its answer, as a genesys-pulse slot does
+  (one control ping and one application echo): that is the comparable cycle.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ async def naive_trio_websocket(
     duration: float,
     warmup: float = 2.0,
     connect_limit: float = 120.0,
+    app: bool = False,
 ) -> dict[str, object]:
     """Run ``targets`` naive trio-websocket ping loops; measure a steady-state window.
 
@@ -66,9 +70,10 @@ async def naive_trio_websocket(
     are connected (or ``connect_limit`` passed) and ``warmup`` seconds more,
     process CPU time, pings and RTTs are counted for ``duration`` seconds.
     Returns ``rtts``/``timeouts``/``probes``/``cpu_s``/``wall_s`` of that
-    window and ``connected``.
+    window and ``connected`` (with ``app``, ``app_rtts`` too).
     """
     rtts: list[float] = []
+    app_rtts: list[float] = []
     timeouts = 0
     probes = 0
     connected = 0
@@ -89,17 +94,26 @@ async def naive_trio_websocket(
                     await ws.get_message()
 
             async with trio.open_nursery() as n:
-                n.start_soon(drain)
+                if not app:
+                    n.start_soon(drain)  # with app the loop itself reads the answers
                 while True:
                     t0 = trio.current_time()
+                    t1 = t2 = None
                     with trio.move_on_after(interval) as cs:
                         await ws.ping(str(next(counter)).encode())
+                        t1 = trio.current_time()
+                        if app:
+                            await ws.send_message('{"message":"ping"}')
+                            await ws.get_message()
+                            t2 = trio.current_time()
                     if recording:
                         probes += 1
                         if cs.cancelled_caught:
                             timeouts += 1
-                        else:
-                            rtts.append(trio.current_time() - t0)
+                        if t1 is not None:
+                            rtts.append(t1 - t0)
+                        if t1 is not None and t2 is not None:
+                            app_rtts.append(t2 - t1)
                     await trio.sleep(interval)
 
     ramp = min(5.0, targets / 500.0)
@@ -120,6 +134,7 @@ async def naive_trio_websocket(
             nursery.cancel_scope.cancel()
     return {
         "rtts": rtts,
+        "app_rtts": app_rtts,
         "timeouts": timeouts,
         "probes": probes,
         "cpu_s": cpu,

@@ -99,26 +99,53 @@ def test_accuracy(outputs: dict[str, tuple[int, str, str]]) -> None:
 
 def test_cost(outputs: dict[str, tuple[int, str, str]]) -> None:
     header, rows = parse_table(checked(outputs, "cost"))
-    assert header[0] == "targets"
-    assert [r[0] for r in rows] == ["1", "3"]
+    assert header[:2] == ["targets", "telemetry"]
+    # per target count, both telemetry set-ups; each row has this design, the
+    # previous design (baseline commit) and the naive loop, measured in the same run
+    assert [(r[0], r[1]) for r in rows] == [
+        ("1", "noop+jsonl"),
+        ("1", "sdk+otlp"),
+        ("3", "noop+jsonl"),
+        ("3", "sdk+otlp"),
+    ]
     values = numbers(
         rows,
         header,
-        ["pulse µs/cycle (ctrl+app+stats+OTel)", "naive µs/ping", "pulse/naive", "pulse CPU %"],
+        [
+            "pulse µs/cycle",
+            "baseline µs/cycle",
+            "naive µs/cycle (ctrl+echo)",
+            "naive µs/ping (ctrl only)",
+            "pulse/naive",
+            "baseline/naive",
+            "pulse/baseline",
+            "pulse CPU %",
+        ],
     )
     assert all(v > 0 for v in values)
+    assert "baseline e24170c" in outputs["cost"][1]
 
 
 def test_scale(outputs: dict[str, tuple[int, str, str]]) -> None:
     header, rows = parse_table(checked(outputs, "scale"))
-    assert header[0] == "targets x interval"
-    assert [r[0] for r in rows] == ["5 x 0.2 s"]
+    assert header[:2] == ["targets x interval", "arm"]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("5 x 0.2 s", "pulse"),
+        ("5 x 0.2 s", "baseline e24170c"),
+        ("5 x 0.2 s", "naive"),
+    ]
+    scheduled = rows[:2]  # the naive loop has no send schedule (no send-time error)
     numbers(
-        rows,
+        scheduled,
         header,
         ["CPU % of one core", "µs/cycle", "RSS MiB", "send err p50 ms", "send err p99 ms"],
     )
-    numbers(rows, header, ["RTT err p99 ms (ctrl)", "false timeouts", "reconnects"])
+    numbers(scheduled, header, ["RTT err p99 ms (ctrl)", "false timeouts", "reconnects"])
+    numbers(
+        rows,
+        header,
+        ["CPU % of one core", "µs/cycle", "RSS MiB", "RTT err p99 ms (ctrl)", "false timeouts"],
+    )
 
 
 def test_otel_overhead(outputs: dict[str, tuple[int, str, str]]) -> None:

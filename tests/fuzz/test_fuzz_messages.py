@@ -225,7 +225,7 @@ async def test_generated_server_messages_never_break_the_monitor() -> None:
             owner=sup,
             channel_id="fuzz-channel",
         )
-        probe.link = link
+        probe.install_link(link)
         return link
 
     @settings(

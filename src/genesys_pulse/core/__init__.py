@@ -58,6 +58,7 @@ from ._report import CATEGORIES, EventMark, ProbeSummary, ReportData, parse_repo
 from ._schedule import ProbeSchedule, first_window_end, phase_for, shard_of, stable_hash64, stagger
 from ._stats import ProbeStats, StabilityWindow, TimeoutCounter
 from ._thresholds import Direction, ThresholdMachine, Transition, severity
+from ._timers import RANK_DEADLINE, RANK_DUE, TimerHeap
 from ._window import RttWindow, nearest_rank
 from .model import EVENT_NAMES, AttrValue, Event, Level, ProbeKind, Sample
 
@@ -75,6 +76,8 @@ __all__ = [
     "HEARTBEAT",
     "PONG",
     "PREVIOUS_UNANSWERED",
+    "RANK_DEADLINE",
+    "RANK_DUE",
     "REGIONS",
     "AppPongMatcher",
     "AttrSpec",
@@ -116,6 +119,7 @@ __all__ = [
     "TargetHealth",
     "ThresholdMachine",
     "TimeoutCounter",
+    "TimerHeap",
     "Transition",
     "Unknown",
     "app_ping_message",

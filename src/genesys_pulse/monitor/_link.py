@@ -7,8 +7,10 @@ probes it carries while new slots already go to the new link.
 
 The reader task of a link calls :meth:`Link.on_pong` / :meth:`Link.on_message`
 synchronously with the receive timestamp of each frame (see
-:meth:`genesys_pulse.transport.WebSocketConnection.run_reader`): these only
-update the pong matchers and wake the waiting probe slot. A pong that answers
+:meth:`genesys_pulse.transport.WebSocketConnection.run_reader`): these update
+the pong matchers and, when the answer completes the probe slot in flight,
+tell the slot's :class:`SlotWatcher` (the target's probe) at once; the probe
+then has the driver record the slot on its next turn. A pong that answers
 a ping already reported as a timeout (exact for control pings, stop-and-wait
 for application pings: see :mod:`genesys_pulse.core._pong`) is handed to the
 owner as a *late answer* with its true RTT.
@@ -16,7 +18,7 @@ owner as a *late answer* with its true RTT.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import trio
@@ -24,7 +26,17 @@ import trio
 from genesys_pulse.core import AppPongMatcher, ControlPongMatcher
 from genesys_pulse.transport import CloseInfo, WebSocketConnection
 
-__all__ = ["Link", "LinkOwner"]
+__all__ = ["Link", "LinkOwner", "SlotWatcher"]
+
+Spawn = Callable[[Callable[[], Awaitable[None]]], None]
+"""Starts a task in the owner's nursery (the link's writer, when a write was queued)."""
+
+
+class SlotWatcher(Protocol):
+    """Who is told when the probe slot in flight on a link makes progress (the probe)."""
+
+    def slot_progress(self, link: Link) -> None:
+        """Every answer came, the link died, or the owed application pong arrived."""
 
 
 class LinkOwner(Protocol):
@@ -59,6 +71,9 @@ class Link:
       owner: receives heartbeats and system messages.
       channel_id: the Genesys channel this socket is connected to (never
         reported in metrics), or ``None``.
+      spawn: starts a task in the owner's nursery (the connection's writer,
+        the first time a write could not be made at once); ``None``: writes
+        that cannot be made at once fail the link.
     """
 
     def __init__(
@@ -71,8 +86,11 @@ class Link:
         classify: Callable[[str | bytes], tuple[str, str] | None],
         owner: LinkOwner,
         channel_id: str | None = None,
+        spawn: Spawn | None = None,
     ) -> None:
         self.ws = ws
+        self._spawn = spawn
+        self._writer_started = False
         self.generation = generation
         self.opened_at = opened_at
         self.channel_id = channel_id
@@ -102,7 +120,7 @@ class Link:
         self.control_rx: float | None = None
         self.app_rx: float | None = None
         self._waiting = 0
-        self._slot_done: trio.Event | None = None
+        self._watcher: SlotWatcher | None = None
         self.app_deferred = False
         """The current slot waits for the owed application ping before sending its own."""
 
@@ -112,21 +130,44 @@ class Link:
         return not self.dead.is_set() and not self.retired and self.ws.is_open
 
     def declare_dead(self, reason: str) -> None:
-        """Mark the link dead (the supervisor reconnects); wakes a waiting slot."""
+        """Mark the link dead (the supervisor reconnects); the slot in flight is told."""
         if not self.dead.is_set():
             self.dead_reason = reason
             self.dead.set()
             self._owner.on_link_dead(self)
-        if self._slot_done is not None:
-            self._slot_done.set()
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.slot_progress(self)
 
-    # -- probe slot bookkeeping (called by the probe loop) -----------------
+    # -- writing (called by the probe driver) --------------------------------
 
-    def begin_slot(self, seq: int, waiting: int, *, app_deferred: bool = False) -> trio.Event:
-        """Start slot ``seq`` expecting ``waiting`` answers; return the event set when all came.
+    def send(self, data: bytes, on_written: Callable[[float], None]) -> float | None:
+        """Write a slot's pre-encoded frames in one write, without waiting.
+
+        Returns the write time, or ``None`` when the bytes were queued for the
+        connection's writer task (started here the first time), which calls
+        ``on_written(t)`` once they are out.
+
+        Raises:
+          ConnectionClosed: the connection is closed or the write failed.
+        """
+        t = self.ws.send_nowait(data, on_written)
+        if t is None and not self._writer_started:
+            self._writer_started = True
+            if self._spawn is None:
+                raise RuntimeError("this link cannot queue writes (no writer task)")
+            self._spawn(self.ws.run_writer)
+        return t
+
+    # -- probe slot bookkeeping (called by the probe) -------------------------
+
+    def begin_slot(
+        self, seq: int, waiting: int, watcher: SlotWatcher, *, app_deferred: bool = False
+    ) -> None:
+        """Start slot ``seq`` expecting ``waiting`` answers; ``watcher`` hears of its progress.
 
         With ``app_deferred`` the application ping is not sent yet (the
-        previous one is still owed): the event is also set when that owed
+        previous one is still owed): the watcher is also told when that owed
         pong arrives, so that the slot can send its own ping then.
         """
         self.slot_seq = seq
@@ -134,28 +175,24 @@ class Link:
         self.app_rx = None
         self._waiting = waiting
         self.app_deferred = app_deferred
-        done = trio.Event()
-        self._slot_done = done
-        return done
+        self._watcher = watcher
 
-    def rearm(self) -> trio.Event:
-        """A fresh completion event for the current slot (after a deferred send)."""
-        done = trio.Event()
-        self._slot_done = done
-        if self._waiting <= 0 or self.dead.is_set():
-            done.set()
-        return done
+    @property
+    def slot_answered(self) -> bool:
+        """Every answer the slot in flight expects has come."""
+        return self._waiting <= 0
 
     def end_slot(self) -> None:
         """The slot is resolved; later pongs for it are late."""
-        self._slot_done = None
+        self._watcher = None
         self._waiting = 0
         self.app_deferred = False
 
     def _answered(self) -> None:
         self._waiting -= 1
-        if self._waiting <= 0 and self._slot_done is not None:
-            self._slot_done.set()
+        watcher = self._watcher
+        if self._waiting <= 0 and watcher is not None:
+            watcher.slot_progress(self)
 
     # -- reader callbacks ---------------------------------------------------
 
@@ -199,8 +236,9 @@ class Link:
         if res.late:
             self.late_pongs += 1
             self._owner.on_late_answer(self, "application", res.seq, res.sent, t)
-            if self.app_deferred and self._slot_done is not None:
-                self._slot_done.set()  # the channel is free: the slot sends its ping now
+            watcher = self._watcher
+            if self.app_deferred and watcher is not None:
+                watcher.slot_progress(self)  # the channel is free: the slot sends its ping now
         elif res.seq == self.slot_seq and self.app_rx is None:
             self.app_rx = t
             self._answered()

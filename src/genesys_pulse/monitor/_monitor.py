@@ -1,4 +1,4 @@
-"""``run_monitor``: one supervisor and one probe loop per target, in one nursery.
+"""``run_monitor``: one supervisor per target and one driver for every target's slots.
 
 Cancellation is the shutdown path: cancel the scope around
 :func:`run_monitor` (``--duration``, a signal, the host stopping). Every
@@ -28,6 +28,7 @@ from genesys_pulse.core.model import Event
 from genesys_pulse.transport import Connector, NetConnector
 
 from ._dispatch import MONITOR_TARGET, Dispatcher, EventCallback, SampleCallback, Sink
+from ._driver import Driver
 from ._looplag import TICK, LoopLag
 from ._supervisor import (
     CONNECT_CONCURRENCY,
@@ -65,6 +66,7 @@ class Monitor:
       supervisors: per target id, its connection supervisor.
       dispatcher: the fan-out to sinks and callbacks (counters in ``.stats``).
       looplag: the event-loop lag tracker.
+      driver: the one task that starts every target's slots and times them out.
       start: ``trio.current_time()`` origin of every schedule.
       failed: target id -> reason, for targets that stopped.
     """
@@ -73,6 +75,7 @@ class Monitor:
     supervisors: dict[str, GenesysSupervisor | WebSocketSupervisor]
     dispatcher: Dispatcher
     looplag: LoopLag
+    driver: Driver
     start: float
     failed: dict[str, str] = field(default_factory=dict)
     shard: tuple[int, int] | None = None
@@ -193,7 +196,8 @@ async def run_monitor(
     targets = select_shard(config)
     start = trio.current_time() + 0.01
     wall_anchor = (trio.current_time(), time.time())
-    monitor = Monitor({}, {}, dispatcher, looplag, start, shard=config.shard)
+    driver = Driver()
+    monitor = Monitor({}, {}, dispatcher, looplag, driver, start, shard=config.shard)
     count = len(targets)
     for i, tc in enumerate(targets):
         probe = TargetProbe(
@@ -203,16 +207,21 @@ async def run_monitor(
             looplag=looplag,
             window=config.window,
             heartbeats=tc.kind == "genesys",
+            driver=driver,
         )
         monitor.targets[tc.id] = probe
         sup: GenesysSupervisor | WebSocketSupervisor
         if tc.kind == "genesys":
             sup = GenesysSupervisor(
-                probe, connector, rng, wall_anchor=wall_anchor, redactor=redactor
+                probe,
+                connector,
+                rng,
+                wall_anchor=wall_anchor,
+                redactor=redactor,
+                connect_limiter=limiter,
             )
         else:
-            sup = WebSocketSupervisor(probe, connector, rng)
-        sup.connect_limiter = limiter
+            sup = WebSocketSupervisor(probe, connector, rng, connect_limiter=limiter)
         monitor.supervisors[tc.id] = sup
 
     dispatcher.event(
@@ -231,12 +240,16 @@ async def run_monitor(
         async with trio.open_nursery() as outer:
             outer.start_soon(dispatcher.run)
             outer.start_soon(looplag.run)
+            outer.start_soon(driver.run)
             if freeze_gc:
                 outer.start_soon(_freeze_gc_after_startup, monitor)
             async with trio.open_nursery() as nursery:
+                now = trio.current_time()
+                for probe in monitor.targets.values():
+                    probe.begin(start, now)
                 for tid, probe in monitor.targets.items():
                     nursery.start_soon(
-                        _run_target, probe, monitor.supervisors[tid], start, monitor, refused
+                        _run_target, probe, monitor.supervisors[tid], monitor, refused
                     )
                 monitor.started = True
                 task_status.started(monitor)
@@ -278,19 +291,12 @@ async def _freeze_gc_after_startup(monitor: Monitor) -> None:
 async def _run_target(
     probe: TargetProbe,
     sup: GenesysSupervisor | WebSocketSupervisor,
-    start: float,
     monitor: Monitor,
     refused: list[TargetAuthRefused],
 ) -> None:
-    """Run one target's supervisor and probe loop; a refused target stops alone."""
+    """Run one target's supervisor (the driver runs its slots); a refused target stops alone."""
     try:
-        async with trio.open_nursery() as nursery:
-
-            async def supervise() -> None:
-                await sup.run()
-
-            nursery.start_soon(supervise)
-            nursery.start_soon(probe.run, start)
+        await sup.run()
     except TargetAuthRefused as exc:
         refused.append(exc)
         monitor.failed[probe.id] = str(exc)
@@ -304,8 +310,5 @@ async def _run_target(
         if rest is not None:
             raise rest from None
     finally:
-        probe.link = None
-        probe.connection_state = "stopped" if probe.id not in monitor.failed else "auth_refused"
-        with trio.CancelScope(shield=True):
-            for link in list(sup.open_links):
-                await sup._close(link, 1001, "monitor stopping")
+        probe.stop(auth_refused=probe.id in monitor.failed)
+        await sup.close_links(1001, "monitor stopping")

@@ -156,7 +156,14 @@ def _classify_genesys(data: str | bytes) -> tuple[str, str] | None:
 class _Base:
     """Shared link plumbing: open, read, install, retire, close."""
 
-    def __init__(self, probe: TargetProbe, connector: Connector, rng: random.Random) -> None:
+    def __init__(
+        self,
+        probe: TargetProbe,
+        connector: Connector,
+        rng: random.Random,
+        *,
+        connect_limiter: trio.CapacityLimiter | None = None,
+    ) -> None:
         self.probe = probe
         self.cfg: TargetConfig = probe.cfg
         self.connector = connector
@@ -175,7 +182,7 @@ class _Base:
         self.open_links: set[Link] = set()
         """Links not yet closed (at most two during a rotation; tests check for leaks)."""
         self.lost_at: float | None = None
-        self.connect_limiter: trio.CapacityLimiter | None = None
+        self.connect_limiter = connect_limiter
         """Shared by the monitor's supervisors to bound concurrent connects (``None``: unbounded)."""
         self._handshake_s = 0.0
         """Duration of the latest WebSocket upgrade (reported by ``connection.established``)."""
@@ -233,6 +240,7 @@ class _Base:
             classify=self._classify,
             owner=self,
             channel_id=channel_id,
+            spawn=self._nursery.start_soon,
         )
         self.open_links.add(link)
         self._nursery.start_soon(self._read, link)
@@ -259,10 +267,7 @@ class _Base:
         if self._failing is not None:
             _log.warning("genesys-pulse: target %s: connected again", self.cfg.id)
             self._failing = None
-        self.probe.link = link
-        self.probe.connected.set()
-        self.probe.planned_outage = False
-        self.probe.connection_state = "connected"
+        self.probe.install_link(link)
         now = trio.current_time()
         if restored and self.lost_at is not None:
             last = max(self.lost_at, self.last_failed_at or self.lost_at)
@@ -278,9 +283,7 @@ class _Base:
 
     def _lost(self, link: Link) -> None:
         info = link.close_info or link.ws.close_info
-        self.probe.link = None
-        self.probe.planned_outage = link.socket_closing
-        self.probe.connection_state = "reconnecting"
+        self.probe.link_lost(link, planned=link.socket_closing)
         self.lost_at = trio.current_time()
         self.probe.event(
             "connection.lost",
@@ -289,6 +292,12 @@ class _Base:
             close_reason=info.reason[:123] if info is not None else "",
             planned=link.socket_closing,
         )
+
+    async def close_links(self, code: int = 1001, reason: str = "monitor stopping") -> None:
+        """Close every open link, one after the other (each bounded; the target stopped)."""
+        with trio.CancelScope(shield=True):
+            for link in list(self.open_links):
+                await self._close(link, code, reason)
 
     async def _close(
         self, link: Link, code: int = 1000, reason: str = "", limit: float = CLOSE_TIMEOUT
@@ -300,6 +309,8 @@ class _Base:
 
     async def close_all(self) -> None:
         """Close every open link concurrently (shutdown), within about half a second."""
+        # the target is stopping: the slot in flight is abandoned, not timed out
+        self.probe.stop()
         with trio.CancelScope(shield=True):
             async with trio.open_nursery() as nursery:
                 for link in list(self.open_links):
@@ -382,29 +393,33 @@ class _Base:
         if reason == "connect_failed":
             self.last_failed_at = trio.current_time()
         delay = self._next_delay(retry_after, rest=rest)
-        self.probe.connection_state = "backoff"
         attrs: dict[str, AttrValue] = {}
         if exc is not None:
             cause = self._cause(exc)
             self._report_failure(cause)
             attrs.update(cause.attributes())
-        self.probe.last_backoff = (reason, error, trio.current_time() + delay)
+        self.probe.backing_off(reason, error, trio.current_time() + delay)
         self.probe.event("reconnect", reason=reason, delay_s=round(delay, 3), error=error, **attrs)
         await trio.sleep(delay)
-        self.probe.connection_state = "connecting"
+        self.probe.connecting()
 
 
 class WebSocketSupervisor(_Base):
     """Keeps a plain WebSocket target connected."""
 
-    def __init__(self, probe: TargetProbe, connector: Connector, rng: random.Random) -> None:
-        super().__init__(probe, connector, rng)
+    def __init__(
+        self,
+        probe: TargetProbe,
+        connector: Connector,
+        rng: random.Random,
+        *,
+        connect_limiter: trio.CapacityLimiter | None = None,
+    ) -> None:
+        super().__init__(probe, connector, rng, connect_limiter=connect_limiter)
         ws = self.cfg.websocket
         assert ws is not None
         self.url = ws.url
         self.reply = ws.expected_reply if ws.expected_reply is not None else ws.echo_message
-        if ws.echo_message is not None:
-            probe.app_message = ws.echo_message
 
     def _classify(self, data: str | bytes) -> tuple[str, str] | None:
         if isinstance(data, bytes):
@@ -454,8 +469,9 @@ class GenesysSupervisor(_Base):
         *,
         wall_anchor: tuple[float, float],
         redactor: SecretRegistry | None = None,
+        connect_limiter: trio.CapacityLimiter | None = None,
     ) -> None:
-        super().__init__(probe, connector, rng)
+        super().__init__(probe, connector, rng, connect_limiter=connect_limiter)
         self._redactor = redactor
         g = self.cfg.genesys
         assert g is not None
@@ -594,7 +610,7 @@ class GenesysSupervisor(_Base):
                 finally:
                     await self.close_all()
             if refused:
-                self.probe.connection_state = "auth_refused"
+                self.probe.auth_refused()
                 raise TargetAuthRefused(self.cfg.id, str(refused[0]))
 
     async def _token_keeper(self) -> None:
@@ -770,7 +786,7 @@ class GenesysSupervisor(_Base):
         """
         from genesys_pulse.genesys import AuthRefused
 
-        self.probe.connection_state = "rotating"
+        self.probe.rotating()
         while True:
             try:
                 new, new_channel = await self._connect(None)

@@ -28,6 +28,8 @@ from ._websocket import (
     CloseInfo,
     WebSocketConnection,
     open_websocket,
+    ping_frame,
+    text_frame,
 )
 
 __all__ = [
@@ -50,5 +52,7 @@ __all__ = [
     "httpx_transport",
     "is_loopback_host",
     "open_websocket",
+    "ping_frame",
+    "text_frame",
     "track_sockets",
 ]

@@ -119,6 +119,32 @@ class TimedSocketStream(trio.abc.HalfCloseableStream):
         finally:
             self._sending = False
 
+    def write_nowait(self, data: bytes | bytearray | memoryview) -> int:
+        """One non-blocking ``write`` of ``data``; returns how many bytes went out.
+
+        Never yields: a caller that may not wait (the probe driver) writes
+        here when the kernel's send buffer has room, and queues the rest for a
+        task that may block. Returns 0 (nothing written) while another task is
+        in :meth:`send_all` or when the buffer is full. Stamps
+        :attr:`last_write_at` after the call.
+
+        Raises:
+          trio.ClosedResourceError: the stream is closed for sending.
+          trio.BrokenResourceError: the write failed (reset, broken pipe).
+        """
+        if self._closed or self._eof_sent:
+            raise trio.ClosedResourceError("the stream is closed for sending")
+        if self._sending:
+            return 0
+        try:
+            n = os.write(self._fd, data)
+        except BlockingIOError:
+            return 0
+        except OSError as exc:
+            raise trio.BrokenResourceError(f"socket write failed: {exc}") from exc
+        self.last_write_at = trio.current_time()
+        return n
+
     async def wait_send_all_might_not_block(self) -> None:
         """Wait until the socket is writable."""
         if self._closed:

@@ -21,6 +21,19 @@ ones) they are read when ``send_all``/``receive_some`` return.
 
 There is no internal message queue: callbacks are invoked synchronously from
 the reader, so nothing is ever blocked by unread messages.
+
+Writing without a task: :meth:`WebSocketConnection.send_nowait` lets one task
+(the monitor's probe driver, which serves every target) write a slot's frames
+without awaiting anything. Over a plain :class:`TimedSocketStream` it makes one
+non-blocking ``write``; whatever does not fit the kernel's send buffer (and
+everything over TLS or an in-memory stream, which have no synchronous write) is
+queued, in order, for :meth:`WebSocketConnection.run_writer`, a task per
+connection that the owner starts when a write was queued, so that one
+connection with a full buffer never delays the others.
+
+Why one module of this size: the handshake, the reader, the locked writers and
+the queued writer share one connection state machine (open, close sent, done)
+and one send lock; each path must see the others' state changes at once.
 """
 
 from __future__ import annotations
@@ -48,9 +61,9 @@ from ._frames import (
     close_payload,
     encode_frame,
 )
-from ._timed import find_socket, find_timer
+from ._timed import TimedSocketStream, find_socket, find_timer
 
-__all__ = ["CloseInfo", "WebSocketConnection", "open_websocket"]
+__all__ = ["CloseInfo", "WebSocketConnection", "open_websocket", "ping_frame", "text_frame"]
 
 DEFAULT_MAX_MESSAGE_SIZE = 65536 * 16
 """Largest incoming message accepted (1 MiB); larger ones close the connection with 1009."""
@@ -60,6 +73,19 @@ _REJECT_BODY_LIMIT = 512
 
 OnMessage = Callable[[str | bytes, float], None]
 OnPong = Callable[[bytes, float], None]
+OnWritten = Callable[[float], None]
+
+
+def ping_frame(payload: bytes) -> bytes:
+    """A masked client Ping frame for :meth:`WebSocketConnection.send_nowait` (payload <= 125 B)."""
+    if len(payload) > 125:
+        raise ValueError("ping payload must be at most 125 bytes")
+    return encode_frame(OP_PING, payload)
+
+
+def text_frame(data: bytes) -> bytes:
+    """A masked client text frame of UTF-8 ``data`` (a fresh masking key per call)."""
+    return encode_frame(OP_TEXT, data)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -276,6 +302,11 @@ class WebSocketConnection:
         self._stream_closed = False
         self._finished = trio.Event()
         self._timer = find_timer(stream)
+        self._direct = stream if isinstance(stream, TimedSocketStream) else None
+        """The stream itself when a synchronous write is possible (plain socket, no TLS)."""
+        self._outbox: list[tuple[bytes, OnWritten]] = []
+        """Frames queued by :meth:`send_nowait` for the writer, in order."""
+        self._outbox_lot = trio.lowlevel.ParkingLot()
         self.close_info: CloseInfo | None = None
 
     def __repr__(self) -> str:
@@ -320,6 +351,8 @@ class WebSocketConnection:
             if self._state != _OPEN:  # closed while we waited for the lock
                 raise ConnectionClosed(self.close_info)
             try:
+                if self._outbox:
+                    await self._drain_outbox()  # queued frames go first, in order
                 await self._stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise ConnectionClosed(self.close_info) from exc
@@ -380,12 +413,94 @@ class WebSocketConnection:
             encode_frame(OP_PING, payload) + encode_frame(OP_TEXT, text.encode("utf-8"))
         )
 
+    # ------------------------------------------------- writing without a task
+
+    @property
+    def writes_queued(self) -> bool:
+        """Frames queued by :meth:`send_nowait` wait for :meth:`run_writer`."""
+        return bool(self._outbox)
+
+    def send_nowait(self, data: bytes, on_written: OnWritten) -> float | None:
+        """Write pre-encoded client frames now if that needs no waiting; else queue them.
+
+        Over a plain socket stream, with no other write in progress and
+        nothing queued, this is one non-blocking ``write``: if every byte went
+        out it returns the ``trio.current_time()`` read right after the system
+        call, and ``on_written`` is not called. Otherwise (full send buffer,
+        TLS, in-memory stream, a write in progress) the bytes not yet written
+        are queued and ``None`` is returned; :meth:`run_writer` (which the
+        caller must have running, or start now) writes them in order and calls
+        ``on_written(t)`` with the time the last byte went out. Never yields.
+
+        Raises:
+          ConnectionClosed: if the connection is closed or closing, or the
+            synchronous write failed.
+        """
+        if self.close_info is not None or self._state != _OPEN:
+            raise ConnectionClosed(self.close_info)
+        direct = self._direct
+        if direct is not None and not self._outbox and not self._send_lock.locked():
+            try:
+                n = direct.write_nowait(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                raise ConnectionClosed(self.close_info) from exc
+            if n == len(data):
+                return direct.last_write_at
+            # a partial frame is on the wire: the rest goes before anything else
+            data = data[n:]
+        self._outbox.append((data, on_written))
+        self._outbox_lot.unpark()
+        return None
+
+    async def _drain_outbox(self) -> None:
+        """Write every queued frame (the send lock is held); report each write time."""
+        while self._outbox:
+            batch = self._outbox
+            self._outbox = []
+            data = batch[0][0] if len(batch) == 1 else b"".join(d for d, _ in batch)
+            await self._stream.send_all(data)
+            timer = self._timer
+            t = timer.last_write_at if timer is not None else trio.current_time()
+            for _, on_written in batch:
+                on_written(t)
+
+    async def run_writer(self) -> None:
+        """Write what :meth:`send_nowait` queued, until the connection is closed.
+
+        A write that is cancelled part-way (the peer stopped reading and the
+        owner gave up) leaves a half-written frame: the connection is then
+        closed (``CloseInfo(1006, "send interrupted")``), as for :meth:`send_text`.
+        """
+        lock = self._send_lock
+        while not self._stream_closed and self._state == _OPEN:
+            if not self._outbox:
+                await self._outbox_lot.park()
+                continue
+            await lock.acquire()
+            try:
+                if self._state != _OPEN:
+                    break
+                await self._drain_outbox()
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._outbox.clear()
+                break
+            except BaseException:
+                self._outbox.clear()
+                self._finish(CloseInfo(1006, "send interrupted", local=True))
+                await self._close_stream()
+                raise
+            finally:
+                lock.release()
+        self._outbox.clear()
+
     async def _send_control(self, data: bytes) -> None:
         """Write protocol bytes from the reader (pong, close reply); errors ignored."""
         if not data or self._stream_closed:
             return
         async with self._send_lock:
             try:
+                if self._outbox:
+                    await self._drain_outbox()  # a queued (maybe partial) frame goes first
                 await self._stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 pass
@@ -493,6 +608,7 @@ class WebSocketConnection:
         if not self._stream_closed:
             self._stream_closed = True
             self._state = _DONE
+            self._outbox_lot.unpark_all()  # the writer ends
             await trio.aclose_forcefully(self._stream)
 
     async def aclose(
