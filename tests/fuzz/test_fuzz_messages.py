@@ -30,9 +30,9 @@ from genesys_pulse.core import _messages as msgs
 from genesys_pulse.core.config import parse_config
 from genesys_pulse.core.model import Event, Sample
 from genesys_pulse.monitor import Dispatcher
+from genesys_pulse.monitor._genesys_supervisor import GenesysSupervisor
 from genesys_pulse.monitor._link import Link
 from genesys_pulse.monitor._looplag import LoopLag
-from genesys_pulse.monitor._supervisor import GenesysSupervisor
 from genesys_pulse.monitor._target import TargetProbe
 
 EXAMPLES = 10_000

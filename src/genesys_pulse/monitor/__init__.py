@@ -8,6 +8,7 @@ gives readers (the live dashboard) an immutable picture of the targets.
 """
 
 from ._dispatch import MONITOR_TARGET, CallbackStats, Dispatcher, Sink
+from ._genesys_supervisor import TargetAuthRefused
 from ._monitor import AuthenticationRefused, Monitor, MonitorError, run_monitor, select_shard
 from ._snapshot import (
     BackoffSnapshot,
@@ -16,7 +17,6 @@ from ._snapshot import (
     TargetSnapshot,
     take_snapshot,
 )
-from ._supervisor import TargetAuthRefused
 
 __all__ = [
     "MONITOR_TARGET",

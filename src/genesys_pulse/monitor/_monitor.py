@@ -29,13 +29,9 @@ from genesys_pulse.transport import Connector, NetConnector
 
 from ._dispatch import MONITOR_TARGET, Dispatcher, EventCallback, SampleCallback, Sink
 from ._driver import Driver
+from ._genesys_supervisor import GenesysSupervisor, TargetAuthRefused
 from ._looplag import TICK, LoopLag
-from ._supervisor import (
-    CONNECT_CONCURRENCY,
-    GenesysSupervisor,
-    TargetAuthRefused,
-    WebSocketSupervisor,
-)
+from ._supervisor import CONNECT_CONCURRENCY, WebSocketSupervisor
 from ._target import TargetProbe
 
 __all__ = ["AuthenticationRefused", "Monitor", "MonitorError", "run_monitor", "select_shard"]
