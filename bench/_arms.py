@@ -51,9 +51,11 @@ import gc
 import json
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from array import array
 from pathlib import Path
@@ -76,23 +78,31 @@ def extract_baseline(commit: str) -> Path:
     dest = HERE / "results" / f"baseline-{commit}"
     if (dest / "bench" / "_arms.py").is_file() and (dest / "src").is_dir():
         return dest
-    tmp = dest.with_name(dest.name + ".tmp")
-    subprocess.run(["rm", "-rf", str(tmp)], check=True)
-    tmp.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "-C", str(HERE.parent), "archive", "--format=tar", commit, "src", "bench"],
-        capture_output=True,
-        check=False,
-    )
-    if archive.returncode != 0:
-        raise RuntimeError(
-            f"baseline commit {commit!r} cannot be extracted from this checkout "
-            f"(git archive: {archive.stderr.decode(errors='replace').strip()}); "
-            "fetch it (a full clone) or pass --baseline none"
+    # a private temporary directory, renamed into place: two benchmark scripts
+    # started together (the CI smoke runs them concurrently) must not share one
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(HERE.parent), "archive", "--format=tar", commit, "src", "bench"],
+            capture_output=True,
+            check=False,
         )
-    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
-    subprocess.run(["rm", "-rf", str(dest)], check=True)
-    tmp.rename(dest)
+        if archive.returncode != 0:
+            raise RuntimeError(
+                f"baseline commit {commit!r} cannot be extracted from this checkout "
+                f"(git archive: {archive.stderr.decode(errors='replace').strip()}); "
+                "fetch it (a full clone) or pass --baseline none"
+            )
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+        try:
+            tmp.rename(dest)
+        except OSError:
+            # the other script got there first: its copy is the same commit
+            if not (dest / "bench" / "_arms.py").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 

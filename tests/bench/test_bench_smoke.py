@@ -56,7 +56,12 @@ def outputs() -> dict[str, tuple[int, str, str]]:
 
 def parse_table(text: str) -> tuple[list[str], list[list[str]]]:
     """The first Markdown table printed: header cells and row cells."""
-    lines = [ln for ln in text.splitlines() if ln.startswith("|")]
+    lines: list[str] = []
+    for ln in text.splitlines():
+        if ln.startswith("|"):
+            lines.append(ln)
+        elif lines:
+            break  # the first table ends at its first non-table line
     assert len(lines) >= 3, f"no table in output:\n{text}"
     cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
     header, sep, rows = cells[0], cells[1], cells[2:]
