@@ -37,7 +37,10 @@ def test_every_long_module_says_why_it_is_one_module() -> None:
     ("doc", "bad"),
     [
         ("Long, and that is that.", True),
-        ("It is one module on purpose: the\n    grammar and its table must change together.", False),
+        (
+            "It is one module on purpose: the\n    grammar and its table must change together.",
+            False,
+        ),
     ],
 )
 def test_the_rule_fires_on_a_long_module_without_the_sentence(
