@@ -163,3 +163,43 @@ async def test_the_probe_owns_its_connection_state(
         servers.cancel_scope.cancel()
     assert mon.targets["healthy-target"].connection_state == "stopped"
     assert mon.driver.handled > 0
+
+
+async def test_a_slow_turn_lets_the_other_tasks_run_within_its_budget() -> None:
+    """Recording answered slots stops after BUDGET of work and yields: a slot whose
+    window event is slow (the OTel SDK: milliseconds) must not hold the readers
+    for a whole batch of them."""
+    import time
+
+    from genesys_pulse.monitor._driver import BUDGET, Driver
+
+    order: list[str] = []
+    all_done = trio.Event()
+
+    class SlowProbe:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def resolve_answered(self, now: float) -> None:
+            time.sleep(BUDGET * 1.5)  # each one alone is over the budget
+            order.append(self.name)
+            if self.name == "p3":
+                all_done.set()
+
+    driver = Driver()
+    for i in range(4):
+        driver.resolve_soon(SlowProbe(f"p{i}"))  # type: ignore[arg-type]
+
+    async def other() -> None:
+        await trio.lowlevel.checkpoint()
+        order.append("other")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(driver.run)
+        nursery.start_soon(other)
+        with trio.fail_after(5):
+            await all_done.wait()
+        nursery.cancel_scope.cancel()
+    # every probe recorded, in order, and the other task ran before the last of them
+    assert [x for x in order if x != "other"] == ["p0", "p1", "p2", "p3"]
+    assert order.index("other") < order.index("p3")
