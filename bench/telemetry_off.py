@@ -42,16 +42,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import machine, save, start_echo_server, table  # noqa: E402
+from _arms import extract_baseline  # noqa: E402
+from _common import machine, save, start_echo_server, start_otlp_drop_server, table  # noqa: E402
 
 ARMS = ("unset", "off", "off-before", "otlp", "memory")
 BASELINE = "e24170c7ce997862ed51e4d5a8937974a3700aa2"
@@ -91,24 +90,6 @@ setup.configure_from_env = in_memory
 from genesys_pulse.cli import main
 sys.exit(main(sys.argv[1:]))
 """
-
-
-class _Drop(BaseHTTPRequestHandler):
-    """Accepts any OTLP/HTTP export and drops it (counted)."""
-
-    counts: dict[str, int] = {}
-
-    def do_POST(self) -> None:
-        n = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(n)
-        _Drop.counts[self.path] = _Drop.counts.get(self.path, 0) + 1
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def _config(path: Path, port: int, n: int, interval: float) -> None:
@@ -175,21 +156,8 @@ def _run_cli(
     return usage.ru_utime + usage.ru_stime, (c1 - c0) / steady_s
 
 
-def _extract(rev: str, into: Path) -> Path:
-    """``src/`` of *rev* under *into* (``git archive``); returns that ``src``."""
-    archive = subprocess.run(
-        ["git", "-C", str(HERE.parent), "archive", rev, "src/genesys_pulse"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into / "src"
-
-
 def run(a: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Drop)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    server, endpoint = start_otlp_drop_server()
     echo, port = start_echo_server()
     per_arm: dict[str, list[tuple[float, float]]] = {arm: [] for arm in a.arms}
     try:
@@ -199,7 +167,7 @@ def run(a: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str, Any
             _config(config, port, a.targets, a.interval)
             src = {arm: HERE.parent / "src" for arm in a.arms}
             if "off-before" in a.arms:
-                src["off-before"] = _extract(a.baseline, Path(tmp))
+                src["off-before"] = extract_baseline(a.baseline) / "src"
             for rnd in range(a.rounds):
                 order = list(a.arms) if rnd % 2 == 0 else list(reversed(a.arms))
                 for arm in order:

@@ -55,22 +55,32 @@ class Pipeline:
 
     def span_events(self) -> list[tuple[str, dict[str, Any]]]:
         """(name, attributes) of every span event of every finished span."""
-        return [
-            (ev.name, dict(ev.attributes or {}))
-            for span in self.spans.get_finished_spans()
-            for ev in span.events
-        ]
+        return span_events_of(self.spans)
 
     def log_event_names(self) -> list[str]:
         """The ``event_name`` of every finished log record, in order."""
-        out = []
-        for data in self.logs.get_finished_logs():
-            rec = data.log_record
-            name = getattr(rec, "event_name", None)
-            if name is None and rec.attributes:
-                name = rec.attributes.get("event.name")
-            out.append(str(name))
-        return out
+        return log_event_names_of(self.logs)
+
+
+def span_events_of(spans: InMemorySpanExporter) -> list[tuple[str, dict[str, Any]]]:
+    """(name, attributes) of every span event of every span ``spans`` received."""
+    return [
+        (ev.name, dict(ev.attributes or {}))
+        for span in spans.get_finished_spans()
+        for ev in span.events
+    ]
+
+
+def log_event_names_of(logs: InMemoryLogRecordExporter) -> list[str]:
+    """The ``event_name`` of every log record ``logs`` received, in order."""
+    out = []
+    for data in logs.get_finished_logs():
+        rec = data.log_record
+        name = getattr(rec, "event_name", None)
+        if name is None and rec.attributes:
+            name = rec.attributes.get("event.name")
+        out.append(str(name))
+    return out
 
 
 def pipeline() -> Pipeline:

@@ -34,7 +34,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from _otel import InMemoryLogRecordExporter, pipeline
+from _otel import InMemoryLogRecordExporter, log_event_names_of, pipeline, span_events_of
 from genesys_pulse.core.config import MonitorConfig, parse_config, with_credentials
 from genesys_pulse.core.model import Event, ProbeKind, Sample
 from genesys_pulse.emulator import Emulator, EmulatorSettings, open_emulator
@@ -131,21 +131,10 @@ class Telemetry:
 
     def span_events(self) -> list[tuple[str, dict[str, Any]]]:
         """Every span event of every span (open window spans are ended first)."""
-        out = []
-        for span in self.spans.get_finished_spans():
-            for ev in span.events:
-                out.append((ev.name, dict(ev.attributes or {})))
-        return out
+        return span_events_of(self.spans)
 
     def log_event_names(self) -> list[str]:
-        out = []
-        for data in self.logs.get_finished_logs():
-            rec = data.log_record
-            name = getattr(rec, "event_name", None)
-            if name is None and rec.attributes:
-                name = rec.attributes.get("event.name")
-            out.append(str(name))
-        return out
+        return log_event_names_of(self.logs)
 
     def audit(self) -> list[dict[str, Any]]:
         return read_journal(self.journal_path)

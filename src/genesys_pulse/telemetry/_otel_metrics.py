@@ -20,7 +20,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from opentelemetry import metrics
@@ -117,32 +117,29 @@ class _Observed:
         else:
             _log.debug("genesys-pulse OTel sink failed in a metric callback", exc_info=True)
 
-    def _observe_pings(self, options: CallbackOptions) -> Iterable[Observation]:
+    def _observe(self, value: Callable[[Series], float | None]) -> Iterable[Observation]:
+        """One observation per series whose ``value`` is not ``None``."""
         if os.getpid() != self.pid:
             return ()  # forked, not yet reset: never the parent's numbers
         try:
-            return [Observation(s.pings, s.attrs) for s in self._all if s.pings]
+            out = []
+            for s in self._all:
+                v = value(s)
+                if v is not None:
+                    out.append(Observation(v, s.attrs))
+            return out
         except Exception:
             self._failed()
             return ()
+
+    def _observe_pings(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._observe(lambda s: s.pings or None)
 
     def _observe_timeouts(self, options: CallbackOptions) -> Iterable[Observation]:
-        if os.getpid() != self.pid:
-            return ()  # forked, not yet reset: never the parent's numbers
-        try:
-            return [Observation(s.timeouts, s.attrs) for s in self._all if s.timeouts]
-        except Exception:
-            self._failed()
-            return ()
+        return self._observe(lambda s: s.timeouts or None)
 
     def _observe_jitter(self, options: CallbackOptions) -> Iterable[Observation]:
-        if os.getpid() != self.pid:
-            return ()  # forked, not yet reset: never the parent's numbers
-        try:
-            return [Observation(s.jitter, s.attrs) for s in self._all if s.jittered]
-        except Exception:
-            self._failed()
-            return ()
+        return self._observe(lambda s: s.jitter if s.jittered else None)
 
 
 _OBSERVED: weakref.WeakKeyDictionary[object, _Observed] = weakref.WeakKeyDictionary()
